@@ -1,0 +1,6 @@
+//! The typed in-process API: `db.get(..)`, `db.set(..)`, ... Each method locks like the
+//! command does and calls the same `*_exec` function the command handler calls, so the typed
+//! API and `Db::call` cannot disagree.
+
+mod keys;
+mod string;

@@ -1,0 +1,457 @@
+//! The engine handle ([`Db`]), its builder, and sessions ([`Session`]): the per-client state
+//! that commands such as SELECT, AUTH and HELLO change.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use rand::rngs::SmallRng;
+use rand::{RngCore, SeedableRng};
+
+use crate::clock::{Clock, Stopwatch, SystemClock};
+use crate::cmd::{self, CommandRef, Ctx};
+use crate::config::{Config, ConfigValues};
+use crate::error::{Error, Result};
+use crate::keyspace::{Access, Keyspace, SHARDS};
+use crate::reply::Reply;
+use crate::stats::{Counter, Stats};
+
+/// Everything shared by all handles and sessions of one store.
+#[derive(Debug)]
+pub struct Engine {
+    /// The keys.
+    pub keyspace: Keyspace,
+    /// The injected clock.
+    pub clock: Arc<dyn Clock>,
+    /// Live configuration.
+    pub config: Config,
+    /// INFO counters.
+    pub stats: Stats,
+    /// Per-command statistics, indexed by [`CommandRef::id`].
+    pub command_stats: Box<[CommandStats]>,
+    /// Whether clients must authenticate (mirrors `requirepass` being set).
+    pub auth_required: AtomicBool,
+    /// Seeded randomness for RANDOMKEY, SPOP, SRANDMEMBER, Lua's math.random...
+    pub rng: Mutex<SmallRng>,
+    /// Unix time in ms when the engine started.
+    pub started_ms: u64,
+    /// The 40-hex-character run id INFO reports.
+    pub run_id: String,
+    next_client_id: AtomicU64,
+    /// Set when SHUTDOWN (or the embedding application) asks the server to stop.
+    pub shutdown_requested: AtomicBool,
+}
+
+/// Calls, time and errors of one command (INFO commandstats).
+#[derive(Debug, Default)]
+pub struct CommandStats {
+    /// Times the command ran.
+    pub calls: Counter,
+    /// Total microseconds spent in it.
+    pub usec: Counter,
+    /// Calls refused before running (arity, auth, OOM...).
+    pub rejected_calls: Counter,
+    /// Calls that ran and replied with an error.
+    pub failed_calls: Counter,
+}
+
+impl Engine {
+    /// A new client id (CLIENT ID), unique for the engine's life.
+    pub fn next_client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A random 64-bit number from the engine's (possibly seeded) generator.
+    pub fn random_u64(&self) -> u64 {
+        self.rng.lock().next_u64()
+    }
+
+    /// Removes keys whose TTL has passed, at most `budget` in all; returns how many.
+    pub fn active_expire(&self, budget: usize) -> usize {
+        let now = self.clock.now_millis();
+        let dbs = self.keyspace.databases();
+        let mut removed = 0;
+        for idx in 0..SHARDS {
+            let mut a = self.keyspace.lock_shard(idx, &self.stats, now);
+            for db in 0..dbs {
+                let left = budget.saturating_sub(removed);
+                if left == 0 {
+                    return removed;
+                }
+                removed += a.shard_table(idx, db).expire_due(now, left, |_| {});
+            }
+        }
+        self.stats.expired_keys.add(removed as u64);
+        removed
+    }
+}
+
+/// How a session's replies are delivered (CLIENT REPLY).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReplyMode {
+    /// Every reply is sent.
+    #[default]
+    On,
+    /// No reply is sent.
+    Off,
+    /// The reply of the next command is not sent.
+    SkipNext,
+    /// The current command's reply is skipped (set from `SkipNext` when a command starts).
+    Skipping,
+}
+
+/// Per-client state. The server keeps one per connection; in-process users get one per
+/// [`Session`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ClientState {
+    /// CLIENT ID.
+    pub id: u64,
+    /// Selected logical database.
+    pub db: usize,
+    /// Protocol version: 2 or 3.
+    pub resp: u8,
+    /// Whether AUTH succeeded (or none is required).
+    pub authenticated: bool,
+    /// CLIENT SETNAME.
+    pub name: Option<Bytes>,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: Option<Bytes>,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: Option<Bytes>,
+    /// CLIENT REPLY mode.
+    pub reply_mode: ReplyMode,
+    /// Set by QUIT (and CLIENT KILL of oneself): close after sending this reply.
+    pub close_after_reply: bool,
+    /// Connection details, for clients of the server (CLIENT LIST/INFO/KILL).
+    pub conn: Option<Arc<crate::cmd::connection::ClientConn>>,
+}
+
+impl ClientState {
+    /// Fresh state for a new client of `engine`.
+    pub fn new(engine: &Engine) -> Self {
+        ClientState {
+            id: engine.next_client_id(),
+            db: 0,
+            resp: 2,
+            authenticated: !engine.auth_required.load(Ordering::Relaxed),
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            conn: None,
+        }
+    }
+}
+
+/// Builds a [`Db`].
+///
+/// ```
+/// use embedis::{Db, ManualClock};
+/// let clock = ManualClock::new();
+/// let db = Db::builder().clock(clock.clone()).seed(42).build();
+/// db.call(["SET", "k", "v", "PX", "100"]);
+/// clock.advance(std::time::Duration::from_millis(100));
+/// assert_eq!(db.call(["GET", "k"]), embedis::Reply::Nil);
+/// ```
+#[derive(Debug, Default)]
+pub struct DbBuilder {
+    clock: Option<Arc<dyn Clock>>,
+    config: ConfigValues,
+    seed: Option<u64>,
+    active_expiry: Option<bool>,
+}
+
+impl DbBuilder {
+    /// Uses `clock` for all time (TTLs, TIME, idle times).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Uses a shared clock.
+    pub fn clock_arc(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Seeds all randomness (hashing, RANDOMKEY, SPOP, Lua), for reproducible runs.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Number of logical databases (default 16).
+    pub fn databases(mut self, n: usize) -> Self {
+        self.config.databases = n.max(1);
+        self
+    }
+
+    /// Requires AUTH with this password.
+    pub fn requirepass(mut self, pass: impl Into<String>) -> Self {
+        self.config.requirepass = Some(pass.into());
+        self
+    }
+
+    /// Starts from these configuration values.
+    pub fn config(mut self, config: ConfigValues) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Whether a background thread reclaims expired keys (default on). Tests that want to
+    /// drive expiry by hand turn it off and call [`Db::run_active_expiry`].
+    pub fn active_expiry(mut self, on: bool) -> Self {
+        self.active_expiry = Some(on);
+        self
+    }
+
+    /// Builds the store.
+    pub fn build(self) -> Db {
+        let seed = self.seed.unwrap_or_else(|| {
+            use std::hash::BuildHasher;
+            std::collections::hash_map::RandomState::new().hash_one(0u64)
+        });
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let started_ms = clock.now_millis();
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let run_id: String = (0..40)
+            .map(|_| char::from(b"0123456789abcdef"[(rng.next_u32() % 16) as usize]))
+            .collect();
+        let command_stats = (0..cmd::table().all().len())
+            .map(|_| CommandStats::default())
+            .collect();
+        let auth_required = self.config.requirepass.is_some();
+        let engine = Arc::new(Engine {
+            keyspace: Keyspace::new(self.config.databases, seed),
+            clock,
+            config: Config::new(self.config),
+            stats: Stats::default(),
+            command_stats,
+            auth_required: AtomicBool::new(auth_required),
+            rng: Mutex::new(rng),
+            started_ms,
+            run_id,
+            next_client_id: AtomicU64::new(1),
+            shutdown_requested: AtomicBool::new(false),
+        });
+        if self.active_expiry.unwrap_or(true) {
+            spawn_active_expiry(Arc::downgrade(&engine));
+        }
+        Db { engine, db: 0 }
+    }
+}
+
+/// Reclaims expired keys in the background, `hz` times a second, until the engine is dropped.
+/// A std thread rather than a tokio task: the engine must work without a runtime.
+fn spawn_active_expiry(engine: Weak<Engine>) {
+    let spawned = std::thread::Builder::new()
+        .name("embedis-expire".into())
+        .spawn(move || {
+            loop {
+                let hz = match engine.upgrade() {
+                    Some(e) => {
+                        // Keys whose time has come are removed exactly; the budget bounds the
+                        // pause when very many expire at once (the rest go next tick).
+                        e.active_expire(200_000);
+                        e.config.read(|c| c.hz).clamp(1, 500)
+                    }
+                    None => return,
+                };
+                std::thread::sleep(Duration::from_millis(1000 / hz as u64));
+            }
+        });
+    if let Err(e) = spawned {
+        // Without the thread, lazy expiry still keeps replies right; memory is reclaimed on
+        // access only. Nothing to panic about.
+        eprintln!("embedis: could not start the active expiry thread: {e}");
+    }
+}
+
+/// A handle to a store: cheap to clone, `Send + Sync`. Commands run atomically, as in Redis.
+///
+/// ```
+/// let db = embedis::Db::new();
+/// db.call(["SET", "greeting", "hello"]);
+/// assert_eq!(db.call(["GET", "greeting"]), embedis::Reply::bulk("hello"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Db {
+    engine: Arc<Engine>,
+    db: usize,
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Db {
+    /// A store with default settings and the system clock.
+    pub fn new() -> Db {
+        DbBuilder::default().build()
+    }
+
+    /// A builder for clock, seed and configuration.
+    pub fn builder() -> DbBuilder {
+        DbBuilder::default()
+    }
+
+    /// The same store, addressing logical database `index`.
+    pub fn select(&self, index: usize) -> Result<Db> {
+        if index >= self.engine.keyspace.databases() {
+            return Err(Error::DbIndexOutOfRange);
+        }
+        Ok(Db {
+            engine: self.engine.clone(),
+            db: index,
+        })
+    }
+
+    /// The logical database this handle addresses.
+    pub fn index(&self) -> usize {
+        self.db
+    }
+
+    /// The shared engine.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Runs one command given as its arguments, the way a client would send it.
+    /// Stateful commands (SELECT, MULTI...) affect only this call; use a [`Session`] to keep
+    /// state across calls.
+    pub fn call<I, A>(&self, args: I) -> Reply
+    where
+        I: IntoIterator<Item = A>,
+        A: AsRef<[u8]>,
+    {
+        let args: Vec<Bytes> = args
+            .into_iter()
+            .map(|a| Bytes::copy_from_slice(a.as_ref()))
+            .collect();
+        let mut state = ClientState::new(&self.engine);
+        state.db = self.db;
+        state.authenticated = true;
+        execute(&self.engine, &mut state, &args)
+    }
+
+    /// A session: client state (selected database, protocol, name...) kept across commands.
+    pub fn session(&self) -> Session {
+        let mut state = ClientState::new(&self.engine);
+        state.db = self.db;
+        Session {
+            engine: self.engine.clone(),
+            state,
+        }
+    }
+
+    /// Reclaims every key whose TTL has passed now (the background thread does this on its
+    /// own; tests with a manual clock call it to be deterministic). Returns how many.
+    pub fn run_active_expiry(&self) -> usize {
+        self.engine.active_expire(usize::MAX)
+    }
+
+    /// Runs `f` with the shard of `key` locked, on this handle's database (typed API).
+    pub(crate) fn with_key<R>(&self, key: &[u8], f: impl FnOnce(&mut Access<'_>) -> R) -> R {
+        let e = &*self.engine;
+        let mut a = e
+            .keyspace
+            .lock_key(key, &e.stats, self.db, e.clock.now_millis());
+        f(&mut a)
+    }
+
+    /// Runs `f` with every shard locked, on this handle's database (typed API).
+    pub(crate) fn with_all<R>(&self, f: impl FnOnce(&mut Access<'_>) -> R) -> R {
+        let e = &*self.engine;
+        let mut a = e.keyspace.lock_all(&e.stats, self.db, e.clock.now_millis());
+        f(&mut a)
+    }
+}
+
+/// A client of the store with its own state, like one connection to a Redis server.
+#[derive(Debug)]
+pub struct Session {
+    engine: Arc<Engine>,
+    /// The client's state.
+    pub state: ClientState,
+}
+
+impl Session {
+    /// A session with the given state (the server builds one per connection).
+    pub fn with_state(engine: Arc<Engine>, state: ClientState) -> Session {
+        Session { engine, state }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Runs one command.
+    pub fn execute(&mut self, args: &[Bytes]) -> Reply {
+        execute(&self.engine, &mut self.state, args)
+    }
+}
+
+/// Resolves, checks and runs one command for `client`, keeping statistics.
+pub(crate) fn execute(engine: &Engine, client: &mut ClientState, args: &[Bytes]) -> Reply {
+    if args.is_empty() {
+        return Reply::Error(Error::unknown_command(b"", &[] as &[&[u8]]));
+    }
+    let table = cmd::table();
+    let cmd = match table.resolve(args) {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some(c) = table.get(&args[0]) {
+                engine.command_stats[c.id].rejected_calls.inc();
+            }
+            engine.stats.error_replies.inc();
+            return Reply::Error(e);
+        }
+    };
+    if !client.authenticated && !cmd.spec.has(cmd::flags::NO_AUTH) {
+        engine.command_stats[cmd.id].rejected_calls.inc();
+        engine.stats.error_replies.inc();
+        return Reply::Error(Error::NoAuth);
+    }
+    run(engine, client, cmd, args, None)
+}
+
+/// Runs a resolved command (also used by EXEC and scripts, which pass the lock they hold).
+pub(crate) fn run(
+    engine: &Engine,
+    client: &mut ClientState,
+    cmd: CommandRef,
+    args: &[Bytes],
+    held: Option<&mut Access<'_>>,
+) -> Reply {
+    let watch = Stopwatch::start();
+    let result = {
+        let mut ctx = Ctx::new(engine, client, held);
+        (cmd.spec.handler)(&mut ctx, args)
+    };
+    let usec = watch.elapsed_micros();
+    let stats = &engine.command_stats[cmd.id];
+    stats.calls.inc();
+    stats.usec.add(usec);
+    engine.stats.total_commands.inc();
+    match result {
+        Ok(r) => {
+            if r.is_error() {
+                stats.failed_calls.inc();
+                engine.stats.error_replies.inc();
+            }
+            r
+        }
+        Err(e) => {
+            stats.failed_calls.inc();
+            engine.stats.error_replies.inc();
+            Reply::Error(e)
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Every error the engine can reply with, and its exact Redis 7.0 text.
+//!
+//! Handlers never build error strings: they return a variant, and [`Error`]'s `Display` is the
+//! only place where the text a client sees is written. Fixed texts that appear only once or
+//! twice are `Error::Static` values named as constants below, so that they, too, live here.
+
+use std::fmt;
+
+/// Result of executing a command.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error reply, with the text Redis 7.0 sends for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// `WRONGTYPE Operation against a key holding the wrong kind of value`
+    WrongType,
+    /// `ERR value is not an integer or out of range`
+    NotInteger,
+    /// `ERR value is not a valid float`
+    NotFloat,
+    /// `ERR syntax error`
+    Syntax,
+    /// `ERR increment or decrement would overflow`
+    Overflow,
+    /// `ERR no such key`
+    NoSuchKey,
+    /// `ERR DB index is out of range`
+    DbIndexOutOfRange,
+    /// `ERR wrong number of arguments for '<cmd>' command` (`cmd|sub` for subcommands)
+    WrongArity(String),
+    /// `ERR unknown command '<name>', with args beginning with: '<a>' '<b>' `
+    UnknownCommand { name: String, args: String },
+    /// `ERR unknown subcommand '<sub>'. Try <CMD> HELP.`
+    UnknownSubcommand { command: String, sub: String },
+    /// `ERR invalid expire time in '<cmd>' command`
+    InvalidExpire(String),
+    /// `NOAUTH Authentication required.`
+    NoAuth,
+    /// `WRONGPASS invalid username-password pair or user is disabled.`
+    WrongPass,
+    /// `OOM command not allowed when used memory > 'maxmemory'.`
+    Oom,
+    /// A fixed error text, always one of the constants in this module.
+    Static(&'static str),
+    /// An error text that carries values (e.g. a config name); built only by the constructor
+    /// functions in this module.
+    Formatted(String),
+}
+
+// Fixed texts. Keep them here so that every reply text is in one file.
+/// `ERR offset is out of range` (SETRANGE, GETRANGE)
+pub const OFFSET_OUT_OF_RANGE: Error = Error::Static("ERR offset is out of range");
+/// `ERR string exceeds maximum allowed size (proto-max-bulk-len)`
+pub const STRING_TOO_LONG: Error =
+    Error::Static("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+/// `ERR bit offset is not an integer or out of range`
+pub const BIT_OFFSET: Error = Error::Static("ERR bit offset is not an integer or out of range");
+/// `ERR bit is not an integer or out of range`
+pub const BIT_VALUE: Error = Error::Static("ERR bit is not an integer or out of range");
+/// `ERR increment would produce NaN or Infinity`
+pub const NAN_OR_INFINITY: Error = Error::Static("ERR increment would produce NaN or Infinity");
+/// `ERR source and destination objects are the same`
+pub const SAME_OBJECT: Error = Error::Static("ERR source and destination objects are the same");
+/// `ERR timeout is not an integer or out of range`
+pub const TIMEOUT_NOT_INTEGER: Error =
+    Error::Static("ERR timeout is not an integer or out of range");
+/// `ERR invalid cursor`
+pub const INVALID_CURSOR: Error = Error::Static("ERR invalid cursor");
+/// `ERR value is out of range, must be positive`
+pub const MUST_BE_POSITIVE: Error = Error::Static("ERR value is out of range, must be positive");
+/// `ERR Protocol error: ...` texts are the server's; see embedis-server.
+/// `ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?`
+pub const AUTH_NOT_CONFIGURED: Error = Error::Static(
+    "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+);
+
+impl Error {
+    /// `ERR unknown command` for `name` with its arguments, as Redis quotes them (at most
+    /// 128 bytes of each of the first arguments, up to 128 bytes in all).
+    pub fn unknown_command(name: &[u8], args: &[impl AsRef<[u8]>]) -> Error {
+        // Same rule as Redis: keep appending `'<arg>' ` while the text is under 128 bytes,
+        // each argument cut to what is left of those 128.
+        let mut shown = String::new();
+        for a in args {
+            if shown.len() >= 128 {
+                break;
+            }
+            let a = a.as_ref();
+            let take = a.len().min(128 - shown.len());
+            shown.push('\'');
+            shown.push_str(&sanitize(&a[..take]));
+            shown.push_str("' ");
+        }
+        Error::UnknownCommand {
+            name: sanitize(&name[..name.len().min(128)]),
+            args: shown,
+        }
+    }
+
+    /// `ERR unknown subcommand` for `command` (reported upper case) and `sub`.
+    pub fn unknown_subcommand(command: &str, sub: &[u8]) -> Error {
+        Error::UnknownSubcommand {
+            command: command.to_ascii_uppercase(),
+            sub: sanitize(&sub[..sub.len().min(128)]),
+        }
+    }
+
+    /// `ERR wrong number of arguments for '<name>' command`, `name` as the user typed it,
+    /// lower-cased like Redis does.
+    pub fn wrong_arity(name: &str) -> Error {
+        Error::WrongArity(name.to_ascii_lowercase())
+    }
+
+    /// An error whose text carries values. `text` must be the complete Redis text,
+    /// including its code (`ERR ...`).
+    pub fn formatted(text: String) -> Error {
+        Error::Formatted(text)
+    }
+
+    /// The error code: the first word (`ERR`, `WRONGTYPE`, ...).
+    pub fn code(&self) -> String {
+        let s = self.to_string();
+        s.split(' ').next().unwrap_or("ERR").to_string()
+    }
+}
+
+/// Redis replaces CR/LF (and other control characters) in echoed input with spaces so that an
+/// error line stays one line.
+fn sanitize(b: &[u8]) -> String {
+    String::from_utf8_lossy(b)
+        .chars()
+        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+        .collect()
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::WrongType => {
+                f.write_str("WRONGTYPE Operation against a key holding the wrong kind of value")
+            }
+            Error::NotInteger => f.write_str("ERR value is not an integer or out of range"),
+            Error::NotFloat => f.write_str("ERR value is not a valid float"),
+            Error::Syntax => f.write_str("ERR syntax error"),
+            Error::Overflow => f.write_str("ERR increment or decrement would overflow"),
+            Error::NoSuchKey => f.write_str("ERR no such key"),
+            Error::DbIndexOutOfRange => f.write_str("ERR DB index is out of range"),
+            Error::WrongArity(cmd) => {
+                write!(f, "ERR wrong number of arguments for '{cmd}' command")
+            }
+            Error::UnknownCommand { name, args } => {
+                write!(
+                    f,
+                    "ERR unknown command '{name}', with args beginning with: {args}"
+                )
+            }
+            Error::UnknownSubcommand { command, sub } => {
+                write!(f, "ERR unknown subcommand '{sub}'. Try {command} HELP.")
+            }
+            Error::InvalidExpire(cmd) => write!(f, "ERR invalid expire time in '{cmd}' command"),
+            Error::NoAuth => f.write_str("NOAUTH Authentication required."),
+            Error::WrongPass => {
+                f.write_str("WRONGPASS invalid username-password pair or user is disabled.")
+            }
+            Error::Oom => f.write_str("OOM command not allowed when used memory > 'maxmemory'."),
+            Error::Static(s) => f.write_str(s),
+            Error::Formatted(s) => f.write_str(s),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_match_redis() {
+        assert_eq!(
+            Error::unknown_command(b"foo", &[b"a".as_slice(), b"b"]).to_string(),
+            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+        );
+        assert_eq!(
+            Error::unknown_subcommand("client", b"foo").to_string(),
+            "ERR unknown subcommand 'foo'. Try CLIENT HELP."
+        );
+        assert_eq!(
+            Error::wrong_arity("client|setname").to_string(),
+            "ERR wrong number of arguments for 'client|setname' command"
+        );
+        assert_eq!(Error::WrongType.code(), "WRONGTYPE");
+    }
+}

@@ -1,0 +1,34 @@
+//! What a key holds: one of Redis's types.
+
+use crate::types::string::Str;
+
+/// The value stored under a key.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Value {
+    /// A string (also what bitmaps and HyperLogLogs are stored as).
+    Str(Str),
+}
+
+impl Value {
+    /// The name TYPE replies with.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// The name OBJECT ENCODING replies with.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+        }
+    }
+
+    /// Bytes of heap the value holds beyond its inline size (memory accounting).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Str(s) => s.heap_size(),
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Pure data structures behind each Redis type. Nothing here knows about RESP, commands or
+//! locking; `cmd/` parses requests and calls into these.
+
+pub mod string;
