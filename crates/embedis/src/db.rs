@@ -42,6 +42,8 @@ pub struct Engine {
     next_client_id: AtomicU64,
     /// Set when SHUTDOWN (or the embedding application) asks the server to stop.
     pub shutdown_requested: AtomicBool,
+    /// Connected clients (server connections register here).
+    pub clients: crate::clients::Clients,
 }
 
 /// Calls, time and errors of one command (INFO commandstats).
@@ -126,7 +128,7 @@ pub struct ClientState {
     /// Set by QUIT (and CLIENT KILL of oneself): close after sending this reply.
     pub close_after_reply: bool,
     /// Connection details, for clients of the server (CLIENT LIST/INFO/KILL).
-    pub conn: Option<Arc<crate::cmd::connection::ClientConn>>,
+    pub conn: Option<Arc<crate::clients::ClientConn>>,
 }
 
 impl ClientState {
@@ -237,6 +239,7 @@ impl DbBuilder {
             run_id,
             next_client_id: AtomicU64::new(1),
             shutdown_requested: AtomicBool::new(false),
+            clients: crate::clients::Clients::default(),
         });
         if self.active_expiry.unwrap_or(true) {
             spawn_active_expiry(Arc::downgrade(&engine));

@@ -25,9 +25,11 @@
 //! - [`error`]: every error reply and its exact Redis text, in one enum.
 //! - [`reply`]: the reply value type (RESP2/RESP3 shapes without the bytes).
 //! - [`num`]: integers and doubles parsed and formatted exactly like Redis.
+//! - [`clients`]: the registry of connected clients (CLIENT LIST/KILL, INFO clients).
 //! - [`config`], [`stats`]: CONFIG values and INFO counters.
 
 pub mod api;
+pub mod clients;
 pub mod clock;
 pub mod cmd;
 pub mod config;

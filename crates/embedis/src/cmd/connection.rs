@@ -14,15 +14,6 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("select", 2, LOADING | STALE | FAST, select),
 ];
 
-/// What the server knows about a connection, shared with CLIENT LIST/INFO/KILL.
-#[derive(Debug, Default)]
-pub struct ClientConn {
-    /// Peer address (`ip:port`).
-    pub addr: String,
-    /// Local address (`ip:port`).
-    pub laddr: String,
-}
-
 fn ping(_ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     match args.len() {
         1 => Ok(Reply::status("PONG")),
