@@ -66,7 +66,7 @@ impl Db {
     /// ```
     /// use embedis::types::bitmap::{BitRange, PosRange};
     /// let db = embedis::Db::new();
-    /// db.set("k", "\xff\xf0");
+    /// db.set("k", b"\xff\xf0");
     /// assert_eq!(db.bitpos("k", false, PosRange::All), Ok(Some(12)));
     /// assert_eq!(db.bitpos("k", true, PosRange::From(1)), Ok(Some(8)));
     /// assert_eq!(db.bitpos("k", false, BitRange::bits(0, 7)), Ok(None));
@@ -89,8 +89,8 @@ impl Db {
     /// ```
     /// use embedis::types::bitmap::BitOp;
     /// let db = embedis::Db::new();
-    /// db.set("a", "\x0f");
-    /// db.set("b", "\xf0\x01");
+    /// db.set("a", b"\x0f");
+    /// db.set("b", b"\xf0\x01");
     /// assert_eq!(db.bitop(BitOp::Or, "d", &["a", "b"]), Ok(2));
     /// assert_eq!(db.get("d").unwrap().as_deref(), Some(&b"\xff\x01"[..]));
     /// ```
@@ -119,7 +119,7 @@ impl Db {
     ///     .set(u8_, FieldOffset::Index(0), 250)
     ///     .incrby(u8_, 0, 10)
     ///     .overflow(Overflow::Fail)
-    ///     .incrby(u8_, 0, 250)
+    ///     .incrby(u8_, 0, 252)
     ///     .get(u8_, 0);
     /// assert_eq!(db.bitfield("k", &request), Ok(vec![Some(0), Some(4), None, Some(4)]));
     /// ```
@@ -135,7 +135,7 @@ impl Db {
     /// ```
     /// use embedis::types::bitmap::{BitField, FieldType};
     /// let db = embedis::Db::new();
-    /// db.set("k", "\x80");
+    /// db.set("k", b"\x80");
     /// let request = BitField::new().get(FieldType::signed(8).unwrap(), 0);
     /// assert_eq!(db.bitfield_ro("k", &request), Ok(vec![-128]));
     /// ```

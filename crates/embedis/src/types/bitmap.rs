@@ -163,7 +163,7 @@ fn resolve(start: i64, end: i64, total: i64) -> Option<(u64, u64)> {
     let start = if start < 0 { total + start } else { start }.max(0);
     let end = if end < 0 { total + end } else { end }.max(0);
     let end = end.min(total - 1);
-    (start <= end).then(|| (start as u64, end as u64))
+    (start <= end).then_some((start as u64, end as u64))
 }
 
 /// Bits in units of `unit` for a string of `len` bytes.
@@ -777,6 +777,17 @@ mod tests {
         assert_eq!(d, [0x01, 0x00]);
         assert!(get_bit(&d, 7));
         assert!(!get_bit(&d, 1000));
+    }
+
+    #[test]
+    fn growth_slack_is_bounded() {
+        let mut d = Vec::new();
+        grow_zeroed(&mut d, 100);
+        assert_eq!((d.len(), d.capacity()), (100, 200));
+        let big = 3 << 20;
+        grow_zeroed(&mut d, big);
+        assert_eq!(d.len(), big);
+        assert!(d.capacity() <= big + GREEDY_GROWTH_LIMIT);
     }
 
     #[test]
