@@ -626,35 +626,57 @@ fn signed_outcome(value: i64, incr: i64, bits: u32, overflow: Overflow) -> Optio
     }
 }
 
+/// What one BITFIELD operation produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldOutcome {
+    /// The reply: the field (GET), the previous value (SET), the new value (INCRBY), or
+    /// `None` when OVERFLOW FAIL refused the write.
+    pub reply: Option<i64>,
+    /// Whether the field's bits changed (Redis signals a modification only then, or when the
+    /// string grew).
+    pub changed: bool,
+}
+
 /// Runs one BITFIELD operation on `data`, which must already hold every field a write
-/// touches. Returns the reply value: the field (GET), the previous value (SET), the new value
-/// (INCRBY), or `None` when FAIL refused a write.
-pub fn apply_field_op(data: &mut [u8], op: &FieldOp) -> Option<i64> {
+/// touches.
+pub fn apply_field_op(data: &mut [u8], op: &FieldOp) -> FieldOutcome {
     let bits = op.ty.bits();
-    if op.ty.signed {
-        let old = get_field(data, op.ty, op.offset);
-        let (new, reply) = match op.action {
-            FieldAction::Get => return Some(old),
-            FieldAction::Set(v) => (signed_outcome(v, 0, bits, op.overflow)?, old),
-            FieldAction::IncrBy(d) => {
-                let new = signed_outcome(old, d, bits, op.overflow)?;
-                (new, new)
-            }
+    let old = get_raw(data, op.offset, bits);
+    let value = |raw: u64| {
+        if op.ty.signed {
+            sign_extend(raw, bits)
+        } else {
+            raw as i64
+        }
+    };
+    let outcome = match op.action {
+        FieldAction::Get => Some((old, value(old))),
+        FieldAction::Set(v) if op.ty.signed => {
+            signed_outcome(v, 0, bits, op.overflow).map(|new| (new as u64, value(old)))
+        }
+        FieldAction::Set(v) => {
+            unsigned_outcome(v as u64, 0, bits, op.overflow).map(|new| (new, value(old)))
+        }
+        FieldAction::IncrBy(d) if op.ty.signed => {
+            signed_outcome(value(old), d, bits, op.overflow).map(|new| (new as u64, new))
+        }
+        FieldAction::IncrBy(d) => {
+            unsigned_outcome(old, d, bits, op.overflow).map(|new| (new, new as i64))
+        }
+    };
+    let Some((new_raw, reply)) = outcome else {
+        return FieldOutcome {
+            reply: None,
+            changed: false,
         };
-        set_raw(data, op.offset, bits, new as u64);
-        Some(reply)
-    } else {
-        let old = get_raw(data, op.offset, bits);
-        let (new, reply) = match op.action {
-            FieldAction::Get => return Some(old as i64),
-            FieldAction::Set(v) => (unsigned_outcome(v as u64, 0, bits, op.overflow)?, old),
-            FieldAction::IncrBy(d) => {
-                let new = unsigned_outcome(old, d, bits, op.overflow)?;
-                (new, new)
-            }
-        };
-        set_raw(data, op.offset, bits, new);
-        Some(reply as i64)
+    };
+    let new_raw = new_raw & low_mask(bits);
+    if op.writes() {
+        set_raw(data, op.offset, bits, new_raw);
+    }
+    FieldOutcome {
+        reply: Some(reply),
+        changed: new_raw != old,
     }
 }
 
@@ -883,7 +905,13 @@ mod tests {
         // u5 at bit 7 set to 23: 00000001|01110000.
         let mut d = vec![0u8; 2];
         let r = apply_field_op(&mut d, &op(FieldAction::Set(23), b"u5", 7, Overflow::Wrap));
-        assert_eq!(r, Some(0));
+        assert_eq!(
+            r,
+            FieldOutcome {
+                reply: Some(0),
+                changed: true
+            }
+        );
         assert_eq!(d, [0b0000_0001, 0b0111_0000]);
         assert_eq!(get_field(&d, FieldType::parse(b"u5").unwrap(), 7), 23);
         assert_eq!(get_field(&d, FieldType::parse(b"i5").unwrap(), 7), -9);
@@ -906,7 +934,7 @@ mod tests {
     fn field_overflow_rules_match_redis() {
         let run = |action, ty: &[u8], ov| {
             let mut d = vec![0u8; 8];
-            let first = apply_field_op(&mut d, &op(action, ty, 0, ov));
+            let first = apply_field_op(&mut d, &op(action, ty, 0, ov)).reply;
             (first, get_field(&d, FieldType::parse(ty).unwrap(), 0))
         };
         use FieldAction::*;
