@@ -14,6 +14,9 @@
 //!   way C's `strcasecmp` sees them: up to the first NUL byte.
 //! - `#N` field offsets are multiplied in wrapping 64-bit arithmetic, so an index whose
 //!   product wraps to a small positive number addresses that bit.
+//! - SETBIT and BITFIELD count as modifying the key (dirty counter, WATCH) only when a bit
+//!   changed or the string grew; a BITFIELD write refused by OVERFLOW FAIL never counts, even
+//!   when the string grew for it.
 
 use bytes::Bytes;
 
