@@ -58,6 +58,20 @@ pub const STRING_TOO_LONG: Error =
 pub const BIT_OFFSET: Error = Error::Static("ERR bit offset is not an integer or out of range");
 /// `ERR bit is not an integer or out of range`
 pub const BIT_VALUE: Error = Error::Static("ERR bit is not an integer or out of range");
+/// `ERR The bit argument must be 1 or 0.` (BITPOS)
+pub const BIT_ARGUMENT: Error = Error::Static("ERR The bit argument must be 1 or 0.");
+/// `ERR BITOP NOT must be called with a single source key.`
+pub const BITOP_NOT_ONE_KEY: Error =
+    Error::Static("ERR BITOP NOT must be called with a single source key.");
+/// `ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.`
+pub const BITFIELD_TYPE: Error = Error::Static(
+    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.",
+);
+/// `ERR Invalid OVERFLOW type specified` (BITFIELD)
+pub const BITFIELD_OVERFLOW: Error = Error::Static("ERR Invalid OVERFLOW type specified");
+/// `ERR BITFIELD_RO only supports the GET subcommand`
+pub const BITFIELD_RO_GET_ONLY: Error =
+    Error::Static("ERR BITFIELD_RO only supports the GET subcommand");
 /// `ERR increment would produce NaN or Infinity`
 pub const NAN_OR_INFINITY: Error = Error::Static("ERR increment would produce NaN or Infinity");
 /// `ERR source and destination objects are the same`
