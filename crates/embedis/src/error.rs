@@ -79,6 +79,24 @@ pub const SAME_OBJECT: Error = Error::Static("ERR source and destination objects
 /// `ERR timeout is not an integer or out of range`
 pub const TIMEOUT_NOT_INTEGER: Error =
     Error::Static("ERR timeout is not an integer or out of range");
+/// `ERR timeout is not a float or out of range` (blocking commands)
+pub const TIMEOUT_NOT_FLOAT: Error = Error::Static("ERR timeout is not a float or out of range");
+/// `ERR timeout is negative`
+pub const TIMEOUT_NEGATIVE: Error = Error::Static("ERR timeout is negative");
+/// `ERR index out of range` (LSET)
+pub const INDEX_OUT_OF_RANGE: Error = Error::Static("ERR index out of range");
+/// LPOS `RANK 0`
+pub const LPOS_RANK_ZERO: Error = Error::Static(
+    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+);
+/// `ERR COUNT can't be negative` (LPOS)
+pub const COUNT_NEGATIVE: Error = Error::Static("ERR COUNT can't be negative");
+/// `ERR MAXLEN can't be negative` (LPOS)
+pub const MAXLEN_NEGATIVE: Error = Error::Static("ERR MAXLEN can't be negative");
+/// `ERR numkeys should be greater than 0` (LMPOP, BLMPOP, ZMPOP...)
+pub const NUMKEYS_NOT_POSITIVE: Error = Error::Static("ERR numkeys should be greater than 0");
+/// `ERR count should be greater than 0` (LMPOP, BLMPOP, ZMPOP...)
+pub const COUNT_NOT_POSITIVE: Error = Error::Static("ERR count should be greater than 0");
 /// `ERR invalid cursor`
 pub const INVALID_CURSOR: Error = Error::Static("ERR invalid cursor");
 /// `ERR value is out of range, must be positive`

@@ -25,10 +25,13 @@
 //! - [`error`]: every error reply and its exact Redis text, in one enum.
 //! - [`reply`]: the reply value type (RESP2/RESP3 shapes without the bytes).
 //! - [`num`]: integers and doubles parsed and formatted exactly like Redis.
+//! - [`blocking`]: clients blocked in BLPOP and friends: FIFO queues per key, serving,
+//!   timeouts.
 //! - [`clients`]: the registry of connected clients (CLIENT LIST/KILL, INFO clients).
 //! - [`config`], [`stats`]: CONFIG values and INFO counters.
 
 pub mod api;
+pub mod blocking;
 pub mod clients;
 pub mod clock;
 pub mod cmd;
@@ -41,7 +44,8 @@ pub mod reply;
 pub mod stats;
 pub mod types;
 
+pub use blocking::BlockedCall;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use db::{ClientState, Db, DbBuilder, Engine, Session};
+pub use db::{ClientState, Db, DbBuilder, Engine, Execution, Session};
 pub use error::{Error, Result};
 pub use reply::Reply;

@@ -4,4 +4,5 @@
 
 mod bitmap;
 mod keys;
+pub mod list;
 mod string;

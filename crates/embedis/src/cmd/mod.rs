@@ -13,6 +13,7 @@ pub mod args;
 pub mod bitmap;
 pub mod connection;
 pub mod keys;
+pub mod list;
 pub mod server;
 pub mod string;
 
@@ -170,6 +171,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     string::COMMANDS,
     bitmap::COMMANDS,
     keys::COMMANDS,
+    list::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
 ];
@@ -335,6 +337,20 @@ impl<'a, 'g> Ctx<'a, 'g> {
     /// The selected database.
     pub fn db(&self) -> usize {
         self.client.db
+    }
+
+    /// Whether a blocking command may block now: only for a caller that can wait
+    /// (`Session::execute_or_block`), never inside MULTI/EXEC or a script (which run under a
+    /// held lock, or set `deny_blocking`). Otherwise blocking commands reply as their timeout
+    /// would.
+    pub fn may_block(&self) -> bool {
+        self.client.block_allowed && !self.client.deny_blocking && self.held.is_none()
+    }
+
+    /// Hands a waiter registered by a blocking command to the caller (see
+    /// `Session::execute_or_block`).
+    pub fn set_blocked(&mut self, pending: crate::blocking::PendingBlock) {
+        self.client.blocked = Some(pending);
     }
 
     /// Runs `f` with the shard holding `key` locked (or with the held lock).

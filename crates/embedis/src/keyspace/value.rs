@@ -1,5 +1,6 @@
 //! What a key holds: one of Redis's types.
 
+use crate::types::list::List;
 use crate::types::string::Str;
 
 /// The value stored under a key.
@@ -8,6 +9,9 @@ use crate::types::string::Str;
 pub enum Value {
     /// A string (also what bitmaps and HyperLogLogs are stored as).
     Str(Str),
+    /// A list. Boxed so that a list costs string keys nothing: `Value` stays as small as its
+    /// largest inline variant, and a list's deque header lives with its chunks.
+    List(Box<List>),
 }
 
 impl Value {
@@ -15,6 +19,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
         }
     }
 
@@ -22,6 +27,8 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            // Redis 7.0 always encodes lists as a quicklist (7.2 added small listpacks).
+            Value::List(_) => "quicklist",
         }
     }
 
@@ -29,6 +36,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::List(l) => std::mem::size_of::<List>() + l.heap_size(),
         }
     }
 }
