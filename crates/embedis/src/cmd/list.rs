@@ -708,7 +708,9 @@ impl BlockedOp for MoveWaiter {
     }
 
     fn timeout_reply(&self) -> Reply {
-        Reply::Nil
+        // A timed-out BLMOVE answers a null array, like every list blocking command in Redis
+        // 7.0 (`replyToBlockedClientTimedOut`), although inside MULTI it answers a null bulk.
+        Reply::NilArray
     }
 
     fn writes_other_keys(&self) -> bool {
@@ -814,6 +816,7 @@ fn move_or_block(
     timeout_ms: Option<u64>,
 ) -> Result<Reply> {
     let may_block = ctx.may_block();
+    let denied = ctx.blocking_denied();
     let db = ctx.db();
     let keys = [src.clone(), dst.clone()];
     let attempt = with_keys(ctx, &keys, |a| -> Result<Attempt> {
@@ -827,7 +830,13 @@ fn move_or_block(
             other_key: src != dst,
         };
         if !may_block {
-            return Ok(Attempt::Done(waiter.timeout_reply()));
+            // Inside MULTI or a script Redis answers a null bulk, not the timeout's null array;
+            // a caller that cannot wait gets what the timeout would give.
+            return Ok(Attempt::Done(if denied {
+                Reply::Nil
+            } else {
+                waiter.timeout_reply()
+            }));
         }
         let deadline = blocking::deadline(a.now_ms(), timeout_ms);
         Ok(Attempt::Blocked(blocking::register(
@@ -876,6 +885,9 @@ pub(crate) fn register_move(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Db;
+    use proptest::prelude::*;
+    use std::collections::{HashMap, VecDeque};
 
     #[test]
     fn ranges_resolve_like_redis() {
@@ -889,5 +901,461 @@ mod tests {
         assert_eq!(resolve_index(-4, 3), None);
         assert_eq!(resolve_index(i64::MIN, 3), None);
         assert_eq!(resolve_index(i64::MAX, 3), None);
+    }
+
+    /// A list command and the arguments it is sent with.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push {
+            key: usize,
+            left: bool,
+            values: Vec<Vec<u8>>,
+        },
+        Pop {
+            key: usize,
+            left: bool,
+            count: Option<usize>,
+        },
+        Index {
+            key: usize,
+            index: i64,
+        },
+        Set {
+            key: usize,
+            index: i64,
+            value: Vec<u8>,
+        },
+        Range {
+            key: usize,
+            start: i64,
+            stop: i64,
+        },
+        Trim {
+            key: usize,
+            start: i64,
+            stop: i64,
+        },
+        Insert {
+            key: usize,
+            after: bool,
+            pivot: Vec<u8>,
+            value: Vec<u8>,
+        },
+        Rem {
+            key: usize,
+            count: i64,
+            value: Vec<u8>,
+        },
+        Pos {
+            key: usize,
+            value: Vec<u8>,
+            rank: i64,
+            count: Option<usize>,
+            maxlen: usize,
+        },
+        Move {
+            src: usize,
+            dst: usize,
+            from_left: bool,
+            to_left: bool,
+        },
+        Mpop {
+            keys: Vec<usize>,
+            left: bool,
+            count: usize,
+        },
+        Len {
+            key: usize,
+        },
+    }
+
+    fn value() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            4 => prop::sample::select(vec![b"a".to_vec(), b"b".to_vec(), b"".to_vec(), b"\x00\r\n".to_vec()]),
+            1 => prop::collection::vec(any::<u8>(), 0..40),
+            1 => prop::collection::vec(Just(b'z'), 3000..9000),
+        ]
+    }
+
+    fn index() -> impl Strategy<Value = i64> {
+        prop_oneof![8 => -12i64..12, 1 => Just(i64::MIN), 1 => Just(i64::MAX)]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let key = 0usize..3;
+        prop_oneof![
+            6 => (key.clone(), any::<bool>(), prop::collection::vec(value(), 1..6))
+                .prop_map(|(key, left, values)| Op::Push { key, left, values }),
+            3 => (key.clone(), any::<bool>(), prop::option::of(0usize..6))
+                .prop_map(|(key, left, count)| Op::Pop { key, left, count }),
+            2 => (key.clone(), index()).prop_map(|(key, index)| Op::Index { key, index }),
+            2 => (key.clone(), index(), value())
+                .prop_map(|(key, index, value)| Op::Set { key, index, value }),
+            2 => (key.clone(), index(), index())
+                .prop_map(|(key, start, stop)| Op::Range { key, start, stop }),
+            1 => (key.clone(), index(), index())
+                .prop_map(|(key, start, stop)| Op::Trim { key, start, stop }),
+            2 => (key.clone(), any::<bool>(), value(), value())
+                .prop_map(|(key, after, pivot, value)| Op::Insert { key, after, pivot, value }),
+            2 => (key.clone(), -3i64..3, value())
+                .prop_map(|(key, count, value)| Op::Rem { key, count, value }),
+            2 => (key.clone(), value(), prop_oneof![-3i64..0, 1i64..4], prop::option::of(0usize..3), 0usize..6)
+                .prop_map(|(key, value, rank, count, maxlen)| Op::Pos { key, value, rank, count, maxlen }),
+            2 => (key.clone(), key.clone(), any::<bool>(), any::<bool>())
+                .prop_map(|(src, dst, from_left, to_left)| Op::Move { src, dst, from_left, to_left }),
+            1 => (prop::collection::vec(key.clone(), 1..4), any::<bool>(), 1usize..4)
+                .prop_map(|(keys, left, count)| Op::Mpop { keys, left, count }),
+            1 => key.prop_map(|key| Op::Len { key }),
+        ]
+    }
+
+    type Model = HashMap<usize, VecDeque<Vec<u8>>>;
+
+    fn name(key: usize) -> Vec<u8> {
+        format!("k{key}").into_bytes()
+    }
+
+    fn bulk(v: &[u8]) -> Reply {
+        Reply::bulk(v)
+    }
+
+    fn model_index(index: i64, len: usize) -> Option<usize> {
+        let len = len as i64;
+        let i = if index < 0 {
+            index.checked_add(len)?
+        } else {
+            index
+        };
+        (0..len).contains(&i).then_some(i as usize)
+    }
+
+    fn model_range(start: i64, stop: i64, len: usize) -> std::ops::Range<usize> {
+        let len = len as i64;
+        let s = if start < 0 {
+            start.saturating_add(len).max(0)
+        } else {
+            start
+        };
+        let e = if stop < 0 {
+            stop.saturating_add(len)
+        } else {
+            stop
+        };
+        if s > e || s >= len {
+            return 0..0;
+        }
+        s as usize..(e.min(len - 1) + 1) as usize
+    }
+
+    /// The command for `op` and the reply the model expects, applying it to the model.
+    fn apply(m: &mut Model, op: &Op) -> (Vec<Vec<u8>>, Reply) {
+        let mut cmd: Vec<Vec<u8>> = Vec::new();
+        let reply = match op {
+            Op::Push { key, left, values } => {
+                cmd.push(if *left {
+                    b"LPUSH".to_vec()
+                } else {
+                    b"RPUSH".to_vec()
+                });
+                cmd.push(name(*key));
+                cmd.extend(values.iter().cloned());
+                let l = m.entry(*key).or_default();
+                for v in values {
+                    if *left {
+                        l.push_front(v.clone())
+                    } else {
+                        l.push_back(v.clone())
+                    }
+                }
+                Reply::Int(l.len() as i64)
+            }
+            Op::Pop { key, left, count } => {
+                cmd.push(if *left {
+                    b"LPOP".to_vec()
+                } else {
+                    b"RPOP".to_vec()
+                });
+                cmd.push(name(*key));
+                if let Some(c) = count {
+                    cmd.push(c.to_string().into_bytes());
+                }
+                match (m.get_mut(key), count) {
+                    (None, None) => Reply::Nil,
+                    (None, Some(_)) => Reply::NilArray,
+                    (Some(l), c) => {
+                        let n = c.unwrap_or(1).min(l.len());
+                        let popped: Vec<Reply> = (0..n)
+                            .filter_map(|_| if *left { l.pop_front() } else { l.pop_back() })
+                            .map(|v| bulk(&v))
+                            .collect();
+                        if l.is_empty() {
+                            m.remove(key);
+                        }
+                        match c {
+                            None => popped.into_iter().next().unwrap_or(Reply::Nil),
+                            Some(_) => Reply::Array(popped),
+                        }
+                    }
+                }
+            }
+            Op::Index { key, index } => {
+                cmd = vec![
+                    b"LINDEX".to_vec(),
+                    name(*key),
+                    index.to_string().into_bytes(),
+                ];
+                m.get(key)
+                    .and_then(|l| model_index(*index, l.len()).map(|i| bulk(&l[i])))
+                    .unwrap_or(Reply::Nil)
+            }
+            Op::Set { key, index, value } => {
+                cmd = vec![
+                    b"LSET".to_vec(),
+                    name(*key),
+                    index.to_string().into_bytes(),
+                    value.clone(),
+                ];
+                match m.get_mut(key) {
+                    None => Reply::Error(Error::NoSuchKey),
+                    Some(l) => match model_index(*index, l.len()) {
+                        None => Reply::Error(INDEX_OUT_OF_RANGE),
+                        Some(i) => {
+                            l[i] = value.clone();
+                            Reply::Ok
+                        }
+                    },
+                }
+            }
+            Op::Range { key, start, stop } => {
+                cmd = vec![
+                    b"LRANGE".to_vec(),
+                    name(*key),
+                    start.to_string().into_bytes(),
+                    stop.to_string().into_bytes(),
+                ];
+                let items = m.get(key).map(|l| {
+                    l.range(model_range(*start, *stop, l.len()))
+                        .map(|v| bulk(v))
+                        .collect()
+                });
+                Reply::Array(items.unwrap_or_default())
+            }
+            Op::Trim { key, start, stop } => {
+                cmd = vec![
+                    b"LTRIM".to_vec(),
+                    name(*key),
+                    start.to_string().into_bytes(),
+                    stop.to_string().into_bytes(),
+                ];
+                if let Some(l) = m.get_mut(key) {
+                    let r = model_range(*start, *stop, l.len());
+                    *l = l.range(r).cloned().collect();
+                    if l.is_empty() {
+                        m.remove(key);
+                    }
+                }
+                Reply::Ok
+            }
+            Op::Insert {
+                key,
+                after,
+                pivot,
+                value,
+            } => {
+                let side: &[u8] = if *after { b"AFTER" } else { b"BEFORE" };
+                cmd = vec![
+                    b"LINSERT".to_vec(),
+                    name(*key),
+                    side.to_vec(),
+                    pivot.clone(),
+                    value.clone(),
+                ];
+                match m.get_mut(key) {
+                    None => Reply::Int(0),
+                    Some(l) => match l.iter().position(|v| v == pivot) {
+                        None => Reply::Int(-1),
+                        Some(i) => {
+                            l.insert(i + *after as usize, value.clone());
+                            Reply::Int(l.len() as i64)
+                        }
+                    },
+                }
+            }
+            Op::Rem { key, count, value } => {
+                cmd = vec![
+                    b"LREM".to_vec(),
+                    name(*key),
+                    count.to_string().into_bytes(),
+                    value.clone(),
+                ];
+                let Some(l) = m.get_mut(key) else {
+                    return (cmd, Reply::Int(0));
+                };
+                let limit = if *count == 0 {
+                    usize::MAX
+                } else {
+                    count.unsigned_abs() as usize
+                };
+                let mut removed = 0;
+                if *count < 0 {
+                    let mut i = l.len();
+                    while i > 0 && removed < limit {
+                        i -= 1;
+                        if &l[i] == value {
+                            l.remove(i);
+                            removed += 1;
+                        }
+                    }
+                } else {
+                    let mut i = 0;
+                    while i < l.len() && removed < limit {
+                        if &l[i] == value {
+                            l.remove(i);
+                            removed += 1;
+                        } else {
+                            i += 1;
+                        }
+                    }
+                }
+                if l.is_empty() {
+                    m.remove(key);
+                }
+                Reply::Int(removed as i64)
+            }
+            Op::Pos {
+                key,
+                value,
+                rank,
+                count,
+                maxlen,
+            } => {
+                cmd = vec![
+                    b"LPOS".to_vec(),
+                    name(*key),
+                    value.clone(),
+                    b"RANK".to_vec(),
+                    rank.to_string().into_bytes(),
+                    b"MAXLEN".to_vec(),
+                    maxlen.to_string().into_bytes(),
+                ];
+                if let Some(c) = count {
+                    cmd.push(b"COUNT".to_vec());
+                    cmd.push(c.to_string().into_bytes());
+                }
+                let empty = VecDeque::new();
+                let l = m.get(key).unwrap_or(&empty);
+                let n = l.len();
+                let order: Vec<usize> = if *rank < 0 {
+                    (0..n).rev().collect()
+                } else {
+                    (0..n).collect()
+                };
+                let scanned = if *maxlen == 0 { n } else { (*maxlen).min(n) };
+                let found: Vec<i64> = order[..scanned]
+                    .iter()
+                    .filter(|&&i| &l[i] == value)
+                    .skip(rank.unsigned_abs() as usize - 1)
+                    .map(|&i| i as i64)
+                    .collect();
+                match count {
+                    None => found.first().map_or(Reply::Nil, |&i| Reply::Int(i)),
+                    Some(0) => Reply::Array(found.into_iter().map(Reply::Int).collect()),
+                    Some(c) => Reply::Array(found.into_iter().take(*c).map(Reply::Int).collect()),
+                }
+            }
+            Op::Move {
+                src,
+                dst,
+                from_left,
+                to_left,
+            } => {
+                let side = |left: bool| {
+                    if left {
+                        b"LEFT".to_vec()
+                    } else {
+                        b"RIGHT".to_vec()
+                    }
+                };
+                cmd = vec![
+                    b"LMOVE".to_vec(),
+                    name(*src),
+                    name(*dst),
+                    side(*from_left),
+                    side(*to_left),
+                ];
+                let Some(l) = m.get_mut(src) else {
+                    return (cmd, Reply::Nil);
+                };
+                let v = if *from_left {
+                    l.pop_front()
+                } else {
+                    l.pop_back()
+                };
+                let Some(v) = v else { return (cmd, Reply::Nil) };
+                if l.is_empty() {
+                    m.remove(src);
+                }
+                let d = m.entry(*dst).or_default();
+                if *to_left {
+                    d.push_front(v.clone())
+                } else {
+                    d.push_back(v.clone())
+                }
+                bulk(&v)
+            }
+            Op::Mpop { keys, left, count } => {
+                cmd = vec![b"LMPOP".to_vec(), keys.len().to_string().into_bytes()];
+                cmd.extend(keys.iter().map(|k| name(*k)));
+                cmd.push(if *left {
+                    b"LEFT".to_vec()
+                } else {
+                    b"RIGHT".to_vec()
+                });
+                cmd.push(b"COUNT".to_vec());
+                cmd.push(count.to_string().into_bytes());
+                let Some(&k) = keys.iter().find(|k| m.contains_key(k)) else {
+                    return (cmd, Reply::NilArray);
+                };
+                let l = m.get_mut(&k).expect("found above");
+                let n = (*count).min(l.len());
+                let popped: Vec<Reply> = (0..n)
+                    .filter_map(|_| if *left { l.pop_front() } else { l.pop_back() })
+                    .map(|v| bulk(&v))
+                    .collect();
+                if l.is_empty() {
+                    m.remove(&k);
+                }
+                Reply::Array(vec![bulk(&name(k)), Reply::Array(popped)])
+            }
+            Op::Len { key } => {
+                cmd = vec![b"LLEN".to_vec(), name(*key)];
+                Reply::Int(m.get(key).map_or(0, |l| l.len() as i64))
+            }
+        };
+        (cmd, reply)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn commands_match_a_vecdeque_model(ops in prop::collection::vec(op(), 1..120)) {
+            let db = Db::new();
+            let mut model = Model::new();
+            for op in &ops {
+                let (cmd, expected) = apply(&mut model, op);
+                let got = db.call(&cmd);
+                prop_assert_eq!(&got, &expected, "{:?}", op);
+            }
+            for k in 0..3 {
+                let expected: Vec<Reply> = model
+                    .get(&k)
+                    .map(|l| l.iter().map(|v| bulk(v)).collect())
+                    .unwrap_or_default();
+                let key = name(k);
+                prop_assert_eq!(db.call([&b"LRANGE"[..], &key, b"0", b"-1"]), Reply::Array(expected));
+                prop_assert_eq!(db.call([&b"EXISTS"[..], &key]), Reply::Int(model.contains_key(&k) as i64));
+            }
+        }
     }
 }

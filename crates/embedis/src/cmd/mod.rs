@@ -347,6 +347,12 @@ impl<'a, 'g> Ctx<'a, 'g> {
         self.client.block_allowed && !self.client.deny_blocking && self.held.is_none()
     }
 
+    /// Whether blocking is refused because of MULTI/EXEC or a script (where some commands
+    /// reply differently from a timeout: BLMOVE answers a null bulk, not a null array).
+    pub fn blocking_denied(&self) -> bool {
+        self.client.deny_blocking || self.held.is_some()
+    }
+
     /// Hands a waiter registered by a blocking command to the caller (see
     /// `Session::execute_or_block`).
     pub fn set_blocked(&mut self, pending: crate::blocking::PendingBlock) {
