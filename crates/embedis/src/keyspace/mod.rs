@@ -239,6 +239,19 @@ impl<'a> Access<'a> {
         table.get(hash, key)
     }
 
+    /// Looks a key up for reading without refreshing its access time, counting a hit or a
+    /// miss: Redis's `LOOKUP_NOTOUCH` reads (EXISTS, TYPE, TTL, OBJECT, SCAN's TYPE filter).
+    pub fn peek_read(&mut self, key: &[u8]) -> Option<&Entry> {
+        let stats = self.stats;
+        let found = self.peek(key);
+        if found.is_some() {
+            stats.keyspace_hits.inc();
+        } else {
+            stats.keyspace_misses.inc();
+        }
+        found
+    }
+
     /// Whether the key exists (after lazy expiry).
     pub fn contains(&mut self, key: &[u8]) -> bool {
         self.peek(key).is_some()
