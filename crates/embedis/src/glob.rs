@@ -68,7 +68,10 @@ enum Run {
     Failed,
     /// Reached a star that is not the last thing in the pattern: the rest of the pattern
     /// (from `rest`) must be tried at string positions `at`, `at + 1`, ...
-    Star { rest: usize, at: usize },
+    Star {
+        rest: usize,
+        at: usize,
+    },
 }
 
 struct Matcher<'a> {
@@ -87,7 +90,7 @@ impl Matcher<'_> {
     #[inline]
     fn eq(&self, a: u8, b: u8) -> bool {
         if self.nocase {
-            a.to_ascii_lowercase() == b.to_ascii_lowercase()
+            a.eq_ignore_ascii_case(&b)
         } else {
             a == b
         }

@@ -980,3 +980,457 @@ fn object_idletime(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 fn object_refcount(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     object_field(ctx, args, ObjectField::RefCount)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn db_with_clock() -> (Db, ManualClock) {
+        let clock = ManualClock::starting_at_micros(1_700_000_000_000_000);
+        let db = Db::builder()
+            .clock(clock.clone())
+            .seed(1)
+            .active_expiry(false)
+            .build();
+        (db, clock)
+    }
+
+    fn int(r: Reply) -> i64 {
+        match r {
+            Reply::Int(n) => n,
+            other => panic!("not an integer: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cursor_parsing_follows_strtoul() {
+        assert_eq!(parse_cursor(b"0"), Ok(0));
+        assert_eq!(parse_cursor(b""), Ok(0));
+        assert_eq!(parse_cursor(b"00"), Ok(0));
+        assert_eq!(parse_cursor(b"+5"), Ok(5));
+        assert_eq!(parse_cursor(b"5\x00junk"), Ok(5));
+        assert_eq!(parse_cursor(b"\x00junk"), Ok(0));
+        assert_eq!(parse_cursor(b"-1"), Ok(u64::MAX));
+        assert_eq!(parse_cursor(b"-18446744073709551615"), Ok(1));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Ok(u64::MAX));
+        for bad in [
+            &b"18446744073709551616"[..],
+            b"-18446744073709551616",
+            b"-",
+            b"+",
+            b" 1",
+            b"\t1",
+            b"1 ",
+            b"0x1",
+            b"1.5",
+            b"abc",
+        ] {
+            assert_eq!(parse_cursor(bad), Err(error::INVALID_CURSOR), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cursor_round_trips() {
+        for c in [
+            ScanCursor {
+                shard: 0,
+                bucket: 0,
+                epoch: 0,
+            },
+            ScanCursor {
+                shard: 63,
+                bucket: (1 << 34) - 1,
+                epoch: (1 << 24) - 1,
+            },
+            ScanCursor {
+                shard: 5,
+                bucket: 12345,
+                epoch: 77,
+            },
+        ] {
+            assert_eq!(ScanCursor::decode(c.encode()), c);
+        }
+        assert_eq!(ScanCursor::decode(0).encode(), 0);
+        assert_ne!(
+            ScanCursor {
+                shard: 1,
+                bucket: 0,
+                epoch: 0
+            }
+            .encode(),
+            0
+        );
+    }
+
+    /// Runs a whole SCAN, calling `between` with the cursor after every step; returns every
+    /// key returned.
+    fn full_scan(db: &Db, count: usize, mut between: impl FnMut(u64)) -> HashSet<Bytes> {
+        let opts = ScanOptions {
+            count,
+            ..Default::default()
+        };
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        for step in 0.. {
+            assert!(step < 1_000_000, "scan does not terminate");
+            let (next, keys) = db.scan(cursor, &opts);
+            seen.extend(keys);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+            between(cursor);
+        }
+        seen
+    }
+
+    #[test]
+    fn scan_without_changes_returns_every_key() {
+        let db = Db::builder().seed(3).build();
+        for i in 0..3000 {
+            db.set(format!("k{i}"), "v");
+        }
+        for count in [1, 7, 10, 1000, 100_000] {
+            let seen = full_scan(&db, count, |_| {});
+            assert_eq!(seen.len(), 3000, "count {count}");
+        }
+    }
+
+    #[test]
+    fn scan_never_misses_a_key_present_throughout() {
+        for seed in 0..8u64 {
+            let db = Db::builder().seed(seed).build();
+            let stable: Vec<String> = (0..500).map(|i| format!("stable:{i}")).collect();
+            for k in &stable {
+                db.set(k, "v");
+            }
+            let mut added = 0usize;
+            let mut removed = 0usize;
+            let mut step = 0;
+            let seen = full_scan(&db, 1 + seed as usize % 5, |_| {
+                step += 1;
+                // Keys come and go while the scan runs; the tables grow several times over.
+                if step % 3 == 0 && added < 20_000 {
+                    for _ in 0..60 {
+                        db.set(format!("churn:{added}"), "v");
+                        added += 1;
+                    }
+                }
+                if step % 2 == 0 {
+                    for _ in 0..20 {
+                        if removed < added {
+                            db.del(&[format!("churn:{removed}")]);
+                            removed += 1;
+                        }
+                    }
+                }
+            });
+            for k in &stable {
+                assert!(seen.contains(k.as_bytes()), "seed {seed}: missed {k}");
+            }
+            assert!(
+                added > 1000,
+                "the scan should have run long enough to grow tables"
+            );
+        }
+    }
+
+    #[test]
+    fn scan_never_misses_a_key_while_the_scanned_table_churns() {
+        // Deletes leave tombstones; when they use up the spare capacity, the next insert
+        // rehashes the table in place, which moves entries to other buckets (possibly before
+        // the cursor); inserts also grow the table. The table epoch makes the scan restart
+        // that table instead of missing keys. Here every change lands in the shard the cursor
+        // is in, with small tables and one bucket per step, where a scan that ignored the
+        // epoch misses keys.
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for seed in 0..6u64 {
+            let db = Db::builder().seed(seed).build();
+            let stable: Vec<String> = (0..640).map(|i| format!("stable:{i}")).collect();
+            for k in &stable {
+                db.set(k, "v");
+            }
+            let ks = &db.engine().keyspace;
+            let mut live: Vec<Vec<String>> = vec![Vec::new(); SHARDS];
+            let mut fresh = 0usize;
+            let mut new_key_in = |shard: usize| loop {
+                let k = format!("churn:{fresh}");
+                fresh += 1;
+                if ks.shard_index(k.as_bytes()) == shard {
+                    return k;
+                }
+            };
+            let seen = full_scan(&db, 1, |cursor| {
+                let shard = ScanCursor::decode(cursor).shard;
+                for _ in 0..rnd() % 5 {
+                    let keys = &mut live[shard];
+                    if rnd() % 2 == 0 || keys.is_empty() {
+                        let k = new_key_in(shard);
+                        db.set(&k, "v");
+                        keys.push(k);
+                    } else {
+                        let k = keys.swap_remove(rnd() as usize % keys.len());
+                        db.del(&[k]);
+                    }
+                }
+            });
+            for k in &stable {
+                assert!(seen.contains(k.as_bytes()), "seed {seed}: missed {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn scan_filters_and_lazily_expires() {
+        let (db, clock) = db_with_clock();
+        db.set("a1", "v");
+        db.set("a2", "v");
+        db.set("b1", "v");
+        db.pexpire("a2", 100, ExpireCondition::Always).unwrap();
+        clock.advance(Duration::from_millis(200));
+        let opts = ScanOptions {
+            pattern: Some(Bytes::from_static(b"a*")),
+            count: 1000,
+            type_name: None,
+        };
+        let (next, keys) = db.scan(0, &opts);
+        assert_eq!(next, 0);
+        assert_eq!(keys, vec![Bytes::from_static(b"a1")]);
+        // The expired key met by SCAN was removed, not just skipped.
+        assert_eq!(db.engine().stats.expired_keys.get(), 1);
+        assert_eq!(db.call(["DBSIZE"]), Reply::Int(2));
+    }
+
+    #[test]
+    fn scan_type_none_returns_expired_keys_like_redis() {
+        let (db, clock) = db_with_clock();
+        db.set("k", "v");
+        db.set("live", "v");
+        db.pexpire("k", 1, ExpireCondition::Always).unwrap();
+        clock.advance(Duration::from_millis(10));
+        let r = db.call(["SCAN", "0", "TYPE", "none"]);
+        assert_eq!(
+            r,
+            Reply::Array(vec![Reply::bulk("0"), Reply::Array(vec![Reply::bulk("k")])])
+        );
+        assert_eq!(db.call(["DBSIZE"]), Reply::Int(1));
+        let hits = db.engine().stats.keyspace_hits.get();
+        db.call(["SCAN", "0", "TYPE", "STRING"]);
+        assert_eq!(db.engine().stats.keyspace_hits.get(), hits + 1);
+    }
+
+    #[test]
+    fn keys_skips_expired_without_removing() {
+        let (db, clock) = db_with_clock();
+        db.set("a", "v");
+        db.set("b", "v");
+        db.pexpire("b", 5, ExpireCondition::Always).unwrap();
+        clock.advance(Duration::from_millis(5));
+        assert_eq!(db.keys("*"), vec![Bytes::from_static(b"a")]);
+        assert_eq!(db.call(["DBSIZE"]), Reply::Int(2));
+    }
+
+    #[test]
+    fn randomkey_is_spread_over_shards_and_expires_lazily() {
+        let (db, clock) = db_with_clock();
+        assert_eq!(db.random_key(), None);
+        for i in 0..200 {
+            db.set(format!("k{i}"), "v");
+        }
+        let mut seen = HashSet::new();
+        for _ in 0..4000 {
+            seen.insert(db.random_key().unwrap());
+        }
+        // 4000 draws over 200 keys: missing any key is a ~1e-9 event when uniform.
+        assert_eq!(seen.len(), 200);
+        for i in 0..199 {
+            db.pexpire(format!("k{i}"), 1, ExpireCondition::Always)
+                .unwrap();
+        }
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(db.random_key(), Some(Bytes::from_static(b"k199")));
+        for i in 199..200 {
+            db.pexpire(format!("k{i}"), 1, ExpireCondition::Always)
+                .unwrap();
+        }
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(db.random_key(), None);
+        assert_eq!(db.call(["DBSIZE"]), Reply::Int(0));
+    }
+
+    #[test]
+    fn randomkey_is_reproducible_with_a_seed() {
+        let draw = || {
+            let db = Db::builder().seed(99).build();
+            for i in 0..50 {
+                db.set(format!("k{i}"), "v");
+            }
+            (0..20).map(|_| db.random_key()).collect::<Vec<_>>()
+        };
+        assert_eq!(draw(), draw());
+    }
+
+    #[test]
+    fn expire_flags_parse_and_combine() {
+        let p = |opts: &[&str]| {
+            ExpireFlags::parse(
+                &opts
+                    .iter()
+                    .map(|o| Bytes::copy_from_slice(o.as_bytes()))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(p(&[]), Ok(ExpireFlags::default()));
+        assert_eq!(p(&["nx", "NX"]), Ok(ExpireCondition::Nx.into()));
+        assert_eq!(p(&["xx", "gt"]).map(|f| (f.xx, f.gt)), Ok((true, true)));
+        assert_eq!(p(&["nx", "xx"]), Err(error::EXPIRE_NX_AND_OTHERS));
+        assert_eq!(p(&["lt", "nx"]), Err(error::EXPIRE_NX_AND_OTHERS));
+        assert_eq!(p(&["gt", "lt"]), Err(error::EXPIRE_GT_AND_LT));
+        assert_eq!(
+            p(&["bad", "nx", "xx"]).unwrap_err().to_string(),
+            "ERR Unsupported option bad"
+        );
+        let f = ExpireFlags::from(ExpireCondition::Lt);
+        assert!(f.allows(None, 5));
+        assert!(!f.allows(Some(5), 5));
+        assert!(f.allows(Some(6), 5));
+        let f = ExpireFlags::from(ExpireCondition::Gt);
+        assert!(!f.allows(None, 5));
+        assert!(f.allows(Some(4), 5));
+    }
+
+    #[test]
+    fn deadline_overflow_matches_redis() {
+        use ExpireCommand::*;
+        assert!(
+            Expire
+                .deadline_ms(i64::MAX / 1000, 1_700_000_000_000)
+                .is_err()
+        );
+        assert!(Expire.deadline_ms(i64::MAX / 1000, 1).is_ok());
+        assert!(Expire.deadline_ms(i64::MAX / 1000 + 1, 0).is_err());
+        assert_eq!(
+            ExpireAt.deadline_ms(i64::MAX / 1000, 0),
+            Ok(i64::MAX / 1000 * 1000)
+        );
+        assert_eq!(PExpireAt.deadline_ms(i64::MAX, 0), Ok(i64::MAX));
+        assert!(PExpire.deadline_ms(i64::MAX, 1).is_err());
+        assert_eq!(PExpire.deadline_ms(i64::MIN, 5), Ok(i64::MIN + 5));
+        assert_eq!(
+            Expire.deadline_ms(i64::MAX, 0).unwrap_err().to_string(),
+            "ERR invalid expire time in 'expire' command"
+        );
+    }
+
+    #[test]
+    fn ttl_rounding_and_far_expiry() {
+        let (db, clock) = db_with_clock();
+        db.set("k", "v");
+        db.pexpire("k", 1500, ExpireCondition::Always).unwrap();
+        assert_eq!(db.ttl("k"), Ttl::Expires(2));
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(db.ttl("k"), Ttl::Expires(1));
+        assert_eq!(db.pttl("k"), Ttl::Expires(1499));
+        db.pexpire_at("k", i64::MAX, ExpireCondition::Always)
+            .unwrap();
+        assert_eq!(db.pexpire_time("k"), Ttl::Expires(i64::MAX));
+        assert_eq!(db.expire_time("k"), Ttl::Expires(9_223_372_036_854_776));
+        assert!(db.persist("k"));
+        assert_eq!(db.ttl("k"), Ttl::Persistent);
+        assert_eq!(db.ttl("nokey").to_redis(), -2);
+    }
+
+    #[test]
+    fn object_idletime_reads_without_touching() {
+        let (db, clock) = db_with_clock();
+        db.set("k", "v");
+        clock.advance(Duration::from_secs(5));
+        // None of these refresh the access time.
+        db.exists(&["k"]);
+        db.key_type("k");
+        db.ttl("k");
+        db.object_encoding("k");
+        assert_eq!(int(db.call(["OBJECT", "IDLETIME", "k"])), 5);
+        db.touch(&["k"]);
+        assert_eq!(db.object_idletime("k"), Some(0));
+        clock.advance(Duration::from_secs(3));
+        db.expire("k", 100, ExpireCondition::Always).unwrap();
+        assert_eq!(db.object_idletime("k"), Some(0));
+        assert_eq!(db.object_idletime("nokey"), None);
+    }
+
+    #[test]
+    fn object_under_memory_policies() {
+        let db = Db::builder().build();
+        db.set("n", "5");
+        db.set("s", "str");
+        assert_eq!(int(db.call(["OBJECT", "REFCOUNT", "n"])), i32::MAX as i64);
+        assert_eq!(int(db.call(["OBJECT", "REFCOUNT", "s"])), 1);
+        assert_eq!(
+            db.call(["OBJECT", "FREQ", "n"]),
+            Reply::Error(error::LFU_NOT_SELECTED)
+        );
+        db.engine().config.update(|c| {
+            c.maxmemory = 1 << 30;
+            c.maxmemory_policy = "allkeys-lfu".into();
+        });
+        assert_eq!(int(db.call(["OBJECT", "REFCOUNT", "n"])), 1);
+        assert_eq!(
+            db.call(["OBJECT", "IDLETIME", "n"]),
+            Reply::Error(error::LFU_SELECTED)
+        );
+        assert_eq!(db.call(["OBJECT", "IDLETIME", "nokey"]), Reply::Nil);
+        assert_eq!(db.call(["OBJECT", "FREQ", "nokey"]), Reply::Nil);
+        db.engine().config.update(|c| {
+            c.maxmemory_policy = "allkeys-random".into();
+        });
+        assert_eq!(int(db.call(["OBJECT", "REFCOUNT", "n"])), i32::MAX as i64);
+    }
+
+    #[test]
+    fn rename_copy_move_carry_ttl() {
+        let (db, _clock) = db_with_clock();
+        db.set("a", "1");
+        db.pexpire_at("a", 4_000_000_000_000, ExpireCondition::Always)
+            .unwrap();
+        db.rename("a", "b").unwrap();
+        assert_eq!(db.pexpire_time("b"), Ttl::Expires(4_000_000_000_000));
+        assert_eq!(db.copy("b", "c", Some(2), false), Ok(true));
+        let db2 = db.select(2).unwrap();
+        assert_eq!(db2.pexpire_time("c"), Ttl::Expires(4_000_000_000_000));
+        assert_eq!(db2.move_to("c", 0), Ok(true));
+        assert_eq!(db.pexpire_time("c"), Ttl::Expires(4_000_000_000_000));
+        assert_eq!(db.move_to("c", 0), Err(error::SAME_OBJECT));
+        assert_eq!(db.move_to("c", 99), Err(Error::DbIndexOutOfRange));
+        assert_eq!(
+            db.copy("c", "d", Some(99), false),
+            Err(Error::DbIndexOutOfRange)
+        );
+        assert_eq!(db.renamenx("c", "b"), Ok(false));
+        assert_eq!(db.renamenx("zz", "b"), Err(Error::NoSuchKey));
+        let mut keys = db.keys("*");
+        keys.sort();
+        assert_eq!(keys, ["b", "c"]);
+    }
+
+    #[test]
+    fn expire_in_the_past_deletes_and_counts_as_a_write() {
+        let (db, _clock) = db_with_clock();
+        db.set("k", "v");
+        let dirty = db.engine().stats.dirty.get();
+        assert_eq!(db.expire("k", -1, ExpireCondition::Always), Ok(true));
+        assert_eq!(db.exists(&["k"]), 0);
+        assert_eq!(db.engine().stats.dirty.get(), dirty + 1);
+        assert_eq!(db.expire("k", 10, ExpireCondition::Always), Ok(false));
+    }
+}

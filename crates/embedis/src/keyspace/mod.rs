@@ -89,6 +89,11 @@ impl Keyspace {
         ((hash >> SHARD_SHIFT) as usize) & (SHARDS - 1)
     }
 
+    /// The index of the shard holding `key` (tests that need keys in one shard, diagnostics).
+    pub fn shard_index(&self, key: &[u8]) -> usize {
+        Self::shard_of(self.hash(key))
+    }
+
     /// Locks the shard holding `key`: enough for a command that touches only that key.
     pub fn lock_key<'a>(
         &'a self,
