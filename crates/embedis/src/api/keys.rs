@@ -216,7 +216,7 @@ impl Db {
 
     /// RANDOMKEY: a random key, `None` if the database is empty.
     pub fn random_key(&self) -> Option<Bytes> {
-        let engine = self.engine().clone();
+        let engine = self.engine();
         self.with_all(|a| randomkey_exec(a, || engine.random_u64()))
     }
 

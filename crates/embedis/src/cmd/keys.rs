@@ -526,8 +526,9 @@ fn move_(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 // KEYS, RANDOMKEY
 
 /// Every live key of the current database matching the glob `pattern`. Expired keys are
-/// skipped but, like Redis, not removed here.
+/// skipped but, like Redis, not removed here. Needs every shard locked.
 pub fn keys_exec(a: &mut Access<'_>, pattern: &[u8]) -> Vec<Bytes> {
+    debug_assert!(a.holds_all(), "KEYS needs every shard");
     let all = pattern == b"*";
     let (db, now) = (a.db, a.now_ms());
     let mut out = Vec::new();
@@ -550,6 +551,7 @@ fn keys(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 /// A uniformly random live key of the current database, `None` if it has none. Needs every
 /// shard locked. Expired keys drawn on the way are removed, as Redis does.
 pub fn randomkey_exec(a: &mut Access<'_>, mut rand: impl FnMut() -> u64) -> Option<Bytes> {
+    debug_assert!(a.holds_all(), "RANDOMKEY needs every shard");
     let (db, now) = (a.db, a.now_ms());
     loop {
         // Pick a shard with probability proportional to its size, then a key in it.
@@ -659,6 +661,7 @@ impl Default for ScanOptions {
 /// One SCAN step from `cursor`: the next cursor (0 when done) and the keys found. Needs every
 /// shard locked.
 pub fn scan_exec(a: &mut Access<'_>, cursor: u64, opts: &ScanOptions) -> (u64, Vec<Bytes>) {
+    debug_assert!(a.holds_all(), "SCAN needs every shard");
     let (db, now) = (a.db, a.now_ms());
     let count = opts.count.max(1);
     let pattern = opts.pattern.as_deref().filter(|p| *p != b"*");
