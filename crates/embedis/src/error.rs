@@ -69,6 +69,23 @@ pub const TIMEOUT_NOT_INTEGER: Error =
 pub const INVALID_CURSOR: Error = Error::Static("ERR invalid cursor");
 /// `ERR value is out of range, must be positive`
 pub const MUST_BE_POSITIVE: Error = Error::Static("ERR value is out of range, must be positive");
+/// `ERR decrement would overflow` (DECRBY of i64::MIN)
+pub const DECREMENT_OVERFLOW: Error = Error::Static("ERR decrement would overflow");
+/// `ERR The specified keys must contain string values` (LCS)
+pub const LCS_NOT_STRINGS: Error =
+    Error::Static("ERR The specified keys must contain string values");
+/// `ERR If you want both the length and indexes, please just use IDX.` (LCS)
+pub const LCS_LEN_AND_IDX: Error =
+    Error::Static("ERR If you want both the length and indexes, please just use IDX.");
+/// `ERR String too long for LCS`
+pub const LCS_TOO_LONG: Error = Error::Static("ERR String too long for LCS");
+/// `ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len`
+pub const LCS_TABLE_TOO_BIG: Error = Error::Static(
+    "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+);
+/// `ERR Insufficient memory, failed allocating transient memory for LCS`
+pub const LCS_ALLOC_FAILED: Error =
+    Error::Static("ERR Insufficient memory, failed allocating transient memory for LCS");
 /// `ERR Protocol error: ...` texts are the server's; see embedis-server.
 /// `ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?`
 pub const AUTH_NOT_CONFIGURED: Error = Error::Static(
