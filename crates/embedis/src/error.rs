@@ -80,9 +80,8 @@ pub const LCS_LEN_AND_IDX: Error =
 /// `ERR String too long for LCS`
 pub const LCS_TOO_LONG: Error = Error::Static("ERR String too long for LCS");
 /// `ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len`
-pub const LCS_TABLE_TOO_BIG: Error = Error::Static(
-    "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
-);
+pub const LCS_TABLE_TOO_BIG: Error =
+    Error::Static("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
 /// `ERR Insufficient memory, failed allocating transient memory for LCS`
 pub const LCS_ALLOC_FAILED: Error =
     Error::Static("ERR Insufficient memory, failed allocating transient memory for LCS");

@@ -35,7 +35,9 @@ impl Db {
     pub fn set(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
         let key = key.as_ref();
         // Plain SET has no option that can fail.
-        let _ = self.with_key(key, |a| set_exec(a, key, value.as_ref(), &SetOptions::default()));
+        let _ = self.with_key(key, |a| {
+            set_exec(a, key, value.as_ref(), &SetOptions::default())
+        });
     }
 
     /// SET with options (NX/XX, EX/PX/EXAT/PXAT, KEEPTTL, GET). Errors as the command's:

@@ -70,11 +70,7 @@ fn to_bytes(s: &Str) -> Bytes {
 }
 
 /// Runs `f` with the one key's shard locked, or everything locked for several keys.
-fn on_keys<R>(
-    ctx: &mut Ctx<'_, '_>,
-    keys: &[&[u8]],
-    f: impl FnOnce(&mut Access<'_>) -> R,
-) -> R {
+fn on_keys<R>(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]], f: impl FnOnce(&mut Access<'_>) -> R) -> R {
     match keys {
         [one] => ctx.key(one, f),
         [first, rest @ ..] if rest.iter().all(|k| k == first) => ctx.key(first, f),
@@ -599,13 +595,15 @@ fn decr(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 fn incrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     let delta = int(&args[2])?;
     let key = &args[1];
-    ctx.key(key, |a| incr_by_exec(a, key, delta)).map(Reply::Int)
+    ctx.key(key, |a| incr_by_exec(a, key, delta))
+        .map(Reply::Int)
 }
 
 fn decrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     let delta = negate_decrement(int(&args[2])?)?;
     let key = &args[1];
-    ctx.key(key, |a| incr_by_exec(a, key, delta)).map(Reply::Int)
+    ctx.key(key, |a| incr_by_exec(a, key, delta))
+        .map(Reply::Int)
 }
 
 /// INCRBYFLOAT: adds `incr` to the number at `key` (0 if missing) in 80-bit `long double`
@@ -619,7 +617,7 @@ pub fn incr_by_float_exec(a: &mut Access<'_>, key: &[u8], incr: LongDouble) -> R
         Some(s) => LongDouble::parse(&s.as_bytes()).ok_or(Error::NotFloat)?,
     };
     let sum = current
-        .add(incr)
+        .checked_add(incr)
         .filter(LongDouble::is_finite)
         .ok_or(error::NAN_OR_INFINITY)?;
     let text = sum.to_human_string().into_bytes();
@@ -975,7 +973,8 @@ fn lcs(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
         LcsResult::Text(t) => Reply::Bulk(t),
         LcsResult::Len(n) => Reply::Int(n as i64),
         LcsResult::Idx { matches, len } => {
-            let pair = |(s, e): (u64, u64)| Reply::Array(vec![Reply::Int(s as i64), Reply::Int(e as i64)]);
+            let pair =
+                |(s, e): (u64, u64)| Reply::Array(vec![Reply::Int(s as i64), Reply::Int(e as i64)]);
             let matches = matches
                 .into_iter()
                 .map(|m| {

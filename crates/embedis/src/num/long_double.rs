@@ -80,7 +80,7 @@ impl LongDouble {
     }
 
     /// `self + other` rounded to nearest-even; `None` when the sum is NaN (`inf + -inf`).
-    pub fn add(self, other: LongDouble) -> Option<LongDouble> {
+    pub fn checked_add(self, other: LongDouble) -> Option<LongDouble> {
         use LongDouble::{Finite, Infinite};
         match (self, other) {
             (Infinite { neg: a }, Infinite { neg: b }) => (a == b).then_some(self),
@@ -266,13 +266,18 @@ fn parse_decimal(neg: bool, s: &[u8]) -> Option<(LongDouble, bool)> {
         n.mul_pow10(exp10 as u32);
         return Some((round(neg, &n, 0, false), true));
     }
-    // value = n / 10^m: take a quotient with 66 to 67 significant bits, the rest is sticky.
+    // value = n / 10^m: scale one side by a power of two so that the quotient has 66 or 67
+    // significant bits (enough to round), and keep whether a remainder was left (sticky).
     let mut den = Big::from_u64(1);
     den.mul_pow10(exp10.unsigned_abs() as u32);
-    let shift = (66 + den.bits() as i64 - n.bits() as i64).max(0) as u64;
-    n.shl(shift);
+    let scale = 66 + den.bits() as i64 - n.bits() as i64;
+    if scale >= 0 {
+        n.shl(scale as u64);
+    } else {
+        den.shl(scale.unsigned_abs());
+    }
     let (q, inexact) = n.div_small_quotient(&den, 68);
-    Some((round(neg, &Big::from_u128(q), -(shift as i64), inexact), true))
+    Some((round(neg, &Big::from_u128(q), -scale, inexact), true))
 }
 
 /// Hex float after `0x`: `hexdigits[.hexdigits][p[+-]digits]`, all of `s`.
@@ -409,7 +414,11 @@ impl Big {
             return true;
         }
         let part = i % 32;
-        part != 0 && self.0.get(whole).is_some_and(|&l| l & ((1 << part) - 1) != 0)
+        part != 0
+            && self
+                .0
+                .get(whole)
+                .is_some_and(|&l| l & ((1 << part) - 1) != 0)
     }
 
     /// The 64 bits starting at position `lo`.
@@ -549,7 +558,7 @@ mod tests {
     fn incr(a: &str, b: &str) -> Option<String> {
         let a = LongDouble::parse(a.as_bytes())?;
         let b = LongDouble::parse(b.as_bytes())?;
-        a.add(b)
+        a.checked_add(b)
             .filter(LongDouble::is_finite)
             .map(|v| v.to_human_string())
     }
@@ -568,20 +577,56 @@ mod tests {
         assert_eq!(incr("-1", "0.5").as_deref(), Some("-0.5"));
         assert_eq!(incr("-1e-30", "0").as_deref(), Some("0"));
         assert_eq!(incr("0x10", "0x.8").as_deref(), Some("16.5"));
+        assert_eq!(
+            incr(
+                "-2.",
+                "5557966163752913164801429287393466911129362854051842.5"
+            )
+            .as_deref(),
+            Some("5557966163752913164801429287393466911129362854051840")
+        );
     }
 
     #[test]
     fn parse_like_string2ld() {
         for bad in [
-            "", " 1", "1 ", "abc", "nan", "-nan", "1e", "1e+", ".", "e1", "0x", "0xp1", "1e5000",
-            "-1e5000", "1e-5000", "1..2", "0x1p99999",
+            "",
+            " 1",
+            "1 ",
+            "abc",
+            "nan",
+            "-nan",
+            "1e",
+            "1e+",
+            ".",
+            "e1",
+            "0x",
+            "0xp1",
+            "1e5000",
+            "-1e5000",
+            "1e-5000",
+            "1..2",
+            "0x1p99999",
         ] {
             assert_eq!(LongDouble::parse(bad.as_bytes()), None, "{bad:?}");
         }
-        for good in ["0", "-0", ".5", "5.", "+1", "inf", "-Infinity", "1e4000", "0e-99999"] {
+        for good in [
+            "0",
+            "-0",
+            ".5",
+            "5.",
+            "+1",
+            "inf",
+            "-Infinity",
+            "1e4000",
+            "0e-99999",
+        ] {
             assert!(LongDouble::parse(good.as_bytes()).is_some(), "{good:?}");
         }
-        assert_eq!(LongDouble::parse(b"1e-4950").map(|v| v.is_finite()), Some(true));
+        assert_eq!(
+            LongDouble::parse(b"1e-4950").map(|v| v.is_finite()),
+            Some(true)
+        );
     }
 
     #[test]
@@ -599,9 +644,9 @@ mod tests {
     #[test]
     fn overflow_and_nan() {
         let max = LongDouble::parse(b"1.1e4932").unwrap_or(LongDouble::ZERO);
-        assert!(!max.add(max).is_some_and(|v| v.is_finite()));
+        assert!(!max.checked_add(max).is_some_and(|v| v.is_finite()));
         let inf = LongDouble::Infinite { neg: false };
         let minus_inf = LongDouble::Infinite { neg: true };
-        assert_eq!(inf.add(minus_inf), None);
+        assert_eq!(inf.checked_add(minus_inf), None);
     }
 }
