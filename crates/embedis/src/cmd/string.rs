@@ -992,3 +992,237 @@ fn lcs(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigValues;
+    use crate::{Clock, Db, ManualClock};
+
+    fn db() -> (Db, ManualClock) {
+        let clock = ManualClock::new();
+        let db = Db::builder()
+            .clock(clock.clone())
+            .active_expiry(false)
+            .build();
+        (db, clock)
+    }
+
+    fn call(db: &Db, args: &[&str]) -> Reply {
+        db.call(args)
+    }
+
+    /// The entry's OBJECT ENCODING and absolute expiry, `None` if the key is missing.
+    fn entry(db: &Db, key: &str) -> Option<(&'static str, Option<u64>)> {
+        let e = db.engine();
+        let mut a = e
+            .keyspace
+            .lock_key(key.as_bytes(), &e.stats, 0, e.clock.now_millis());
+        a.peek(key.as_bytes())
+            .map(|e| (e.value.encoding(), e.expire_at()))
+    }
+
+    fn encoding(db: &Db, key: &str) -> &'static str {
+        entry(db, key).map_or("none", |(enc, _)| enc)
+    }
+
+    fn ttl(db: &Db, key: &str) -> Option<u64> {
+        entry(db, key).and_then(|(_, at)| at)
+    }
+
+    #[test]
+    fn encodings_follow_redis() {
+        let (db, _) = db();
+        call(&db, &["SET", "n", "123"]);
+        assert_eq!(encoding(&db, "n"), "int");
+        call(&db, &["INCRBYFLOAT", "n", "1"]);
+        assert_eq!(encoding(&db, "n"), "embstr");
+        call(&db, &["INCR", "n"]);
+        assert_eq!(encoding(&db, "n"), "int");
+        call(&db, &["SETRANGE", "n", "0", ""]);
+        assert_eq!(encoding(&db, "n"), "int");
+        call(&db, &["APPEND", "n", ""]);
+        assert_eq!(encoding(&db, "n"), "raw");
+        call(&db, &["APPEND", "fresh", "77"]);
+        assert_eq!(encoding(&db, "fresh"), "int");
+        call(&db, &["SETRANGE", "sr", "0", "77"]);
+        assert_eq!(encoding(&db, "sr"), "raw");
+        call(&db, &["MSET", "a", "x", "b", &"y".repeat(45)]);
+        assert_eq!((encoding(&db, "a"), encoding(&db, "b")), ("embstr", "raw"));
+        call(&db, &["GETRANGE", "a", "0", "-1"]);
+        assert_eq!(encoding(&db, "a"), "embstr");
+        let big = "9".repeat(60);
+        call(&db, &["INCRBYFLOAT", "f", &format!("{big}.5")]);
+        assert_eq!(encoding(&db, "f"), "raw");
+    }
+
+    #[test]
+    fn ttls_kept_or_dropped_like_redis() {
+        let (db, clock) = db();
+        let now = clock.now_millis();
+        call(&db, &["SET", "k", "1", "EX", "10"]);
+        assert_eq!(ttl(&db, "k"), Some(now + 10_000));
+        for cmd in [
+            &["INCR", "k"][..],
+            &["INCRBYFLOAT", "k", "1.5"],
+            &["APPEND", "k", "0"],
+            &["SETRANGE", "k", "0", "7"],
+            &["SET", "k", "v", "KEEPTTL"],
+            &["GETEX", "k"],
+        ] {
+            call(&db, cmd);
+            assert_eq!(ttl(&db, "k"), Some(now + 10_000), "{cmd:?}");
+        }
+        call(&db, &["GETSET", "k", "v"]);
+        assert_eq!(ttl(&db, "k"), None);
+        call(&db, &["PSETEX", "k", "1500", "v"]);
+        assert_eq!(ttl(&db, "k"), Some(now + 1500));
+        call(&db, &["MSET", "k", "v"]);
+        assert_eq!(ttl(&db, "k"), None);
+        call(&db, &["GETEX", "k", "PXAT", &(now + 5).to_string()]);
+        assert_eq!(ttl(&db, "k"), Some(now + 5));
+        call(&db, &["GETEX", "k", "PERSIST"]);
+        assert_eq!(ttl(&db, "k"), None);
+        call(&db, &["SETEX", "k", "2", "v"]);
+        clock.advance(std::time::Duration::from_millis(1999));
+        assert_eq!(call(&db, &["GET", "k"]), Reply::bulk("v"));
+        clock.advance(std::time::Duration::from_millis(1));
+        assert_eq!(call(&db, &["GET", "k"]), Reply::Nil);
+    }
+
+    #[test]
+    fn absolute_times_in_the_past() {
+        let (db, clock) = db();
+        let now = clock.now_millis().to_string();
+        call(&db, &["SET", "k", "v", "PXAT", &now]);
+        assert_eq!(call(&db, &["GET", "k"]), Reply::Nil);
+        call(&db, &["SET", "k", "v"]);
+        assert_eq!(call(&db, &["GETEX", "k", "PXAT", &now]), Reply::bulk("v"));
+        assert_eq!(entry(&db, "k"), None);
+        assert_eq!(db.engine().stats.expired_keys.get(), 1);
+    }
+
+    #[test]
+    fn expiry_ranges() {
+        let now = 1_700_000_000_000;
+        assert_eq!(Expiry::Ex(1).resolve(now, "set"), Ok(now + 1000));
+        assert_eq!(Expiry::PxAt(5).resolve(now, "set"), Ok(5));
+        let invalid = Err(Error::InvalidExpire("getex".into()));
+        assert_eq!(Expiry::Ex(0).resolve(now, "getex"), invalid);
+        assert_eq!(
+            Expiry::ExAt(i64::MAX / 1000 + 1).resolve(now, "getex"),
+            invalid
+        );
+        assert_eq!(Expiry::Px(i64::MAX - 5).resolve(now, "getex"), invalid);
+        assert_eq!(
+            Expiry::ExAt(i64::MAX / 1000).resolve(now, "getex"),
+            Ok(i64::MAX as u64 / 1000 * 1000)
+        );
+        let (db, _) = db();
+        assert_eq!(
+            call(&db, &["SETEX", "k", "0", "v"]),
+            Reply::Error(Error::InvalidExpire("setex".into()))
+        );
+        assert_eq!(
+            call(&db, &["PSETEX", "k", "-1", "v"]),
+            Reply::Error(Error::InvalidExpire("psetex".into()))
+        );
+    }
+
+    #[test]
+    fn size_limits_come_from_proto_max_bulk_len() {
+        let db = Db::builder()
+            .config(ConfigValues {
+                proto_max_bulk_len: 100,
+                ..ConfigValues::default()
+            })
+            .build();
+        let too_long = Reply::Error(error::STRING_TOO_LONG);
+        assert_eq!(call(&db, &["SETRANGE", "k", "95", "123456"]), too_long);
+        assert_eq!(
+            call(&db, &["SETRANGE", "k", "94", "123456"]),
+            Reply::Int(100)
+        );
+        assert_eq!(call(&db, &["APPEND", "k", "x"]), too_long);
+        assert_eq!(call(&db, &["STRLEN", "k"]), Reply::Int(100));
+        call(&db, &["MSET", "a", "abcd", "b", "abcd", "c", "abcde"]);
+        assert_eq!(call(&db, &["LCS", "a", "b", "LEN"]), Reply::Int(4));
+        assert_eq!(
+            call(&db, &["LCS", "a", "c", "LEN"]),
+            Reply::Error(error::LCS_TABLE_TOO_BIG)
+        );
+    }
+
+    #[test]
+    fn repeated_keys_lock_one_shard() {
+        let (db, _) = db();
+        assert_eq!(call(&db, &["MSETNX", "a", "1", "a", "2"]), Reply::Int(1));
+        assert_eq!(call(&db, &["GET", "a"]), Reply::bulk("2"));
+        assert_eq!(call(&db, &["MSETNX", "a", "3", "b", "4"]), Reply::Int(0));
+        assert_eq!(call(&db, &["MSET", "b", "1", "b", "5"]), Reply::Ok);
+        assert_eq!(
+            call(&db, &["MGET", "a", "b", "a", "zz"]),
+            Reply::Array(vec![
+                Reply::bulk("2"),
+                Reply::bulk("5"),
+                Reply::bulk("2"),
+                Reply::Nil
+            ])
+        );
+        assert_eq!(call(&db, &["LCS", "a", "a"]), Reply::bulk("2"));
+    }
+
+    #[test]
+    fn hits_and_misses_like_redis() {
+        let (db, _) = db();
+        let stats = &db.engine().stats;
+        call(&db, &["INCR", "n"]);
+        call(&db, &["APPEND", "n", "1"]);
+        assert_eq!(
+            (stats.keyspace_hits.get(), stats.keyspace_misses.get()),
+            (0, 0)
+        );
+        call(&db, &["GET", "n"]);
+        call(&db, &["MGET", "n", "x"]);
+        call(&db, &["SET", "n", "v", "GET"]);
+        assert_eq!(
+            (stats.keyspace_hits.get(), stats.keyspace_misses.get()),
+            (3, 1)
+        );
+    }
+
+    #[test]
+    fn typed_set_options() {
+        let (db, _) = db();
+        let opts = SetOptions::default().keep_ttl().ex(5);
+        assert_eq!(db.set_with("k", "v", opts), Err(Error::Syntax));
+        assert_eq!(
+            db.set_with("k", "v", SetOptions::default().px(0)),
+            Err(Error::InvalidExpire("set".into()))
+        );
+        let out = db.set_with("k", "v", SetOptions::default().if_exists().get());
+        assert_eq!(
+            out,
+            Ok(SetOutcome {
+                written: false,
+                previous: None
+            })
+        );
+        assert_eq!(db.decr_by("k", i64::MIN), Err(error::DECREMENT_OVERFLOW));
+        assert_eq!(
+            db.incr_by_float("f", f64::INFINITY),
+            Err(error::NAN_OR_INFINITY)
+        );
+        assert_eq!(db.incr_by_float("f", f64::NAN), Err(Error::NotFloat));
+        assert_eq!(db.incr_by_float("f", 10.5), Ok(10.5));
+        assert_eq!(db.incr_by_float("f", 0.1), Ok(10.6));
+        assert_eq!(db.getrange("f", -2, -1).as_deref(), Ok(&b".6"[..]));
+        assert_eq!(db.setrange("f", 0, "2"), Ok(4));
+        assert_eq!(
+            db.getex("f", GetExTtl::Persist),
+            Ok(Some(Bytes::from("20.6")))
+        );
+        assert!(db.msetnx(&[("m1", "a"), ("m2", "b")]));
+        assert_eq!(db.getdel("m1"), Ok(Some(Bytes::from("a"))));
+    }
+}
