@@ -1,4 +1,8 @@
 //! Pure data structures behind each Redis type. Nothing here knows about RESP, commands or
 //! locking; `cmd/` parses requests and calls into these.
 
+pub mod bytetable;
+pub mod hash;
+pub mod packed;
+pub mod set;
 pub mod string;
