@@ -2,5 +2,7 @@
 //! command does and calls the same `*_exec` function the command handler calls, so the typed
 //! API and `Db::call` cannot disagree.
 
+mod hash;
 mod keys;
+mod set;
 mod string;

@@ -7,16 +7,18 @@
 //! - `hashtable` ([`Hash::Table`]): a [`ByteTable`] of entries that keep field and value in a
 //!   single allocation. A hash never goes back to the compact form (nor does Redis's).
 //!
-//! The thresholds are Redis's defaults for `hash-max-listpack-entries` and
-//! `hash-max-listpack-value`; they become configuration once CONFIG carries them.
+//! The thresholds are Redis 7.0's built-in defaults for `hash-max-listpack-entries` (512)
+//! and `hash-max-listpack-value` (64); they become configuration once CONFIG carries them.
 
 use rand::RngCore;
 
 use super::bytetable::{ByteTable, Keyed, MemberHasher};
 use super::packed::Packed;
 
-/// Most fields a compact hash holds (`hash-max-listpack-entries`).
-pub const HASH_MAX_LISTPACK_ENTRIES: usize = 128;
+/// Most fields a compact hash holds (`hash-max-listpack-entries`). 512 is the built-in
+/// default of Redis 7.0 (what a server started without a config file uses, and what the
+/// differential tests see); the sample redis.conf lowers it to 128.
+pub const HASH_MAX_LISTPACK_ENTRIES: usize = 512;
 /// Longest field or value a compact hash holds (`hash-max-listpack-value`).
 pub const HASH_MAX_LISTPACK_VALUE: usize = 64;
 

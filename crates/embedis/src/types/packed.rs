@@ -3,7 +3,7 @@
 //!
 //! Layout: a little-endian `u16` count, then each item as a one-byte length and its bytes.
 //! Items are at most [`MAX_ITEM`] bytes (the compact forms hold at most 64-byte items, Redis's
-//! `*-max-listpack-value` default), so a length is one byte and a 128-entry hash costs one
+//! `*-max-listpack-value` default), so a length is one byte and a 512-field hash costs one
 //! allocation instead of a node per element. Lookups are linear scans, as in a listpack; the
 //! owners convert to a hash table long before that matters.
 

@@ -113,6 +113,14 @@ impl Set {
         }
     }
 
+    /// An empty set for a first member taken from another set (see [`Set::for_member`]).
+    pub fn for_first(first: Member<'_>) -> Set {
+        match first {
+            Member::Int(_) => Set::Intset(Vec::new()),
+            Member::Bytes(b) => Set::for_member(b),
+        }
+    }
+
     /// An empty intset: where SUNION, SDIFF and SINTER build their results, as Redis does
     /// (so a result of few integers is an intset whatever its sources were).
     pub fn new_intset() -> Set {

@@ -1,0 +1,455 @@
+//! Hash commands: HSET, HGET, HGETALL, HINCRBY, HRANDFIELD, HSCAN and the rest of the `hash`
+//! group, with Redis 7.0's replies, errors and encodings.
+
+use bytes::Bytes;
+use rand::RngCore;
+
+use super::aggregate::{self, ScanOptions};
+use super::flags::*;
+use super::{CommandSpec, Ctx, args};
+use crate::error::{self, Error, Result};
+use crate::keyspace::{Access, Value};
+use crate::reply::Reply;
+use crate::types::hash::Hash;
+
+/// The hash family's rows.
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("hset", -4, WRITE | DENYOOM | FAST, hset).keys(1, 1, 1),
+    CommandSpec::new("hmset", -4, WRITE | DENYOOM | FAST, hset).keys(1, 1, 1),
+    CommandSpec::new("hsetnx", 4, WRITE | DENYOOM | FAST, hsetnx).keys(1, 1, 1),
+    CommandSpec::new("hget", 3, READONLY | FAST, hget).keys(1, 1, 1),
+    CommandSpec::new("hmget", -3, READONLY | FAST, hmget).keys(1, 1, 1),
+    CommandSpec::new("hgetall", 2, READONLY, hgetall).keys(1, 1, 1),
+    CommandSpec::new("hdel", -3, WRITE | FAST, hdel).keys(1, 1, 1),
+    CommandSpec::new("hexists", 3, READONLY | FAST, hexists).keys(1, 1, 1),
+    CommandSpec::new("hlen", 2, READONLY | FAST, hlen).keys(1, 1, 1),
+    CommandSpec::new("hstrlen", 3, READONLY | FAST, hstrlen).keys(1, 1, 1),
+    CommandSpec::new("hincrby", 4, WRITE | DENYOOM | FAST, hincrby).keys(1, 1, 1),
+    CommandSpec::new("hincrbyfloat", 4, WRITE | DENYOOM | FAST, hincrbyfloat).keys(1, 1, 1),
+    CommandSpec::new("hkeys", 2, READONLY, hkeys).keys(1, 1, 1),
+    CommandSpec::new("hvals", 2, READONLY, hvals).keys(1, 1, 1),
+    CommandSpec::new("hrandfield", -2, READONLY, hrandfield).keys(1, 1, 1),
+    CommandSpec::new("hscan", -3, READONLY, hscan).keys(1, 1, 1),
+];
+
+/// The hash at `key` for reading: `None` if missing, WRONGTYPE if another type.
+fn read<'a>(a: &'a mut Access<'_>, key: &[u8]) -> Result<Option<&'a Hash>> {
+    match a.get(key) {
+        None => Ok(None),
+        Some(e) => match &e.value {
+            Value::Hash(h) => Ok(Some(h)),
+            _ => Err(Error::WrongType),
+        },
+    }
+}
+
+/// The hash at `key` for writing: `None` if missing, WRONGTYPE if another type.
+fn write<'a>(a: &'a mut Access<'_>, key: &[u8]) -> Result<Option<&'a mut Hash>> {
+    match a.get_mut(key) {
+        None => Ok(None),
+        Some(e) => match &mut e.value {
+            Value::Hash(h) => Ok(Some(h)),
+            _ => Err(Error::WrongType),
+        },
+    }
+}
+
+/// The hash at `key` for writing, created empty if missing (Redis's
+/// `hashTypeLookupWriteOrCreate`); callers always add a field before returning.
+fn write_or_create<'a>(a: &'a mut Access<'_>, key: &[u8]) -> Result<&'a mut Hash> {
+    if write(a, key)?.is_none() {
+        a.set(key, Value::Hash(Hash::new()));
+    }
+    match write(a, key)? {
+        Some(h) => Ok(h),
+        None => unreachable!("created above"),
+    }
+}
+
+fn bytes(b: &[u8]) -> Bytes {
+    Bytes::copy_from_slice(b)
+}
+
+/// HSET: sets fields; returns how many were new.
+pub fn hset_exec<'f>(
+    a: &mut Access<'_>,
+    key: &[u8],
+    pairs: impl IntoIterator<Item = (&'f [u8], &'f [u8])>,
+) -> Result<i64> {
+    let hasher = aggregate::member_hasher(a);
+    let h = write_or_create(a, key)?;
+    let mut created = 0;
+    for (f, v) in pairs {
+        created += h.insert(f, v, hasher) as i64;
+    }
+    a.touched(key);
+    Ok(created)
+}
+
+fn hset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
+    if args.len() % 2 == 1 {
+        return Err(Error::wrong_arity(&String::from_utf8_lossy(&args[0])));
+    }
+    let key = &args[1];
+    let pairs = args[2..].chunks_exact(2).map(|p| (&p[0][..], &p[1][..]));
+    let created = ctx.key(key, |a| hset_exec(a, key, pairs))?;
+    // HMSET is HSET with the old reply.
+    if args[0].eq_ignore_ascii_case(b"hmset") {
+        Ok(Reply::Ok)
+    } else {
+        Ok(Reply::Int(created))
+    }
+}
+
+/// HSETNX: sets `field` only if it does not exist; true if it was set.
+pub fn hsetnx_exec(a: &mut Access<'_>, key: &[u8], field: &[u8], value: &[u8]) -> Result<bool> {
+    let hasher = aggregate::member_hasher(a);
+    let h = write_or_create(a, key)?;
+    if h.contains(field) {
+        return Ok(false);
+    }
+    h.insert(field, value, hasher);
+    a.touched(key);
+    Ok(true)
+}
+
+fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
+    let (key, field, value) = (&args[1], &args[2], &args[3]);
+    ctx.key(key, |a| hsetnx_exec(a, key, field, value))
+        .map(Reply::from)
+}
+
+/// HGET: the value of `field`.
+pub fn hget_exec(a: &mut Access<'_>, key: &[u8], field: &[u8]) -> Result<Option<Bytes>> {
+    Ok(read(a, key)?.and_then(|h| h.get(field)).map(bytes))
+}
+
+fn hget(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
+    let (key, field) = (&args[1], &args[2]);
+    ctx.key(key, |a| hget_exec(a, key, field)).map(Reply::from)
+}
+
+/// HMGET: the values of `fields`, `None` for missing ones.
+pub fn hmget_exec(
+    a: &mut Access<'_>,
+    key: &[u8],
+    fields: &[impl AsRef<[u8]>],
+) -> Result<Vec<Option<Bytes>>> {
+    let h = read(a, key)?;
+    Ok(fields
+        .iter()
+        .map(|f| h.and_then(|h| h.get(f.as_ref())).map(bytes))
+        .collect())
+}
+
+fn hmget(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
+    let key = &args[1];
+    let values = ctx.key(key, |a| hmget_exec(a, key, &args[2..]))?;
+    Ok(Reply::Array(values.into_iter().map(Reply::from).collect()))
+}
+
+/// HGETALL: every field and value (insertion order for a small hash).
+pub fn hgetall_exec(a: &mut Access<'_>, key: &[u8]) -> Result<Vec<(Bytes, Bytes)>> {
+    Ok(read(a, key)?
+        .map(|h| h.iter().map(|(f, v)| (bytes(f), bytes(v))).collect())
+        .unwrap_or_default())
+}
+
+fn hgetall(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
+    let key = &args[1];
+    let pairs = ctx.key(key, |a| hgetall_exec(a, key))?;
+    Ok(Reply::Map(
+        pairs
+            .into_iter()
+            .map(|(f, v)| (Reply::Bulk(f), Reply::Bulk(v)))
+            .collect(),
+    ))
+}
+
+/// HKEYS: every field.
+pub fn hkeys_exec(a: &mut Access<'_>, key: &[u8]) -> Result<Vec<Bytes>> {
+    Ok(read(a, key)?
+        .map(|h| h.iter().map(|(f, _)| bytes(f)).collect())
+        .unwrap_or_default())
+}
+
+fn hkeys(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
+    let key = &args[1];
+    ctx.key(key, |a| hkeys_exec(a, key)).map(Reply::from)
+}
+
+/// HVALS: every value.
+pub fn hvals_exec(a: &mut Access<'_>, key: &[u8]) -> Result<Vec<Bytes>> {
+    Ok(read(a, key)?
+        .map(|h| h.iter().map(|(_, v)| bytes(v)).collect())
+        .unwrap_or_default())
+}
+
+fn hvals(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
+    let key = &args[1];
+    ctx.key(key, |a| hvals_exec(a, key)).map(Reply::from)
+}
+
+/// HDEL: removes fields (the key goes with its last field); returns how many existed.
+pub fn hdel_exec(a: &mut Access<'_>, key: &[u8], fields: &[impl AsRef<[u8]>]) -> Result<i64> {
+    let Some(h) = write(a, key)? else {
+        return Ok(0);
+    };
+    let mut deleted = 0;
+    for f in fields {
+        if h.remove(f.as_ref()) {
+            deleted += 1;
+            if h.is_empty() {
+                break;
+            }
+        }
+    }
+    if h.is_empty() {
+        a.remove(key);
+    }
+    if deleted > 0 {
+        a.touched(key);
+    }
+    Ok(deleted)
+}
+
+fn hdel(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
+    let key = &args[1];
+    ctx.key(key, |a| hdel_exec(a, key, &args[2..]))
+        .map(Reply::Int)
+}
+
+/// HEXISTS: whether `field` exists.
+pub fn hexists_exec(a: &mut Access<'_>, key: &[u8], field: &[u8]) -> Result<bool> {
+    Ok(read(a, key)?.is_some_and(|h| h.contains(field)))
+}
+
+fn hexists(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
+    let (key, field) = (&args[1], &args[2]);
+    ctx.key(key, |a| hexists_exec(a, key, field))
+        .map(Reply::from)
+}
+
+/// HLEN: number of fields.
+pub fn hlen_exec(a: &mut Access<'_>, key: &[u8]) -> Result<i64> {
+    Ok(read(a, key)?.map_or(0, |h| h.len() as i64))
+}
+
+fn hlen(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
+    let key = &args[1];
+    ctx.key(key, |a| hlen_exec(a, key)).map(Reply::Int)
+}
+
+/// HSTRLEN: length of the value of `field` (0 if missing).
+pub fn hstrlen_exec(a: &mut Access<'_>, key: &[u8], field: &[u8]) -> Result<i64> {
+    Ok(read(a, key)?
+        .and_then(|h| h.get(field))
+        .map_or(0, |v| v.len() as i64))
+}
+
+fn hstrlen(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
+    let (key, field) = (&args[1], &args[2]);
+    ctx.key(key, |a| hstrlen_exec(a, key, field))
+        .map(Reply::Int)
+}
+
+/// HINCRBY: adds `incr` to the integer in `field` (0 if missing); returns the new value.
+pub fn hincrby_exec(a: &mut Access<'_>, key: &[u8], field: &[u8], incr: i64) -> Result<i64> {
+    let hasher = aggregate::member_hasher(a);
+    let h = write_or_create(a, key)?;
+    let current = match h.get(field) {
+        Some(v) => crate::num::parse_i64(v).ok_or(error::HASH_VALUE_NOT_INTEGER)?,
+        None => 0,
+    };
+    let new = current.checked_add(incr).ok_or(Error::Overflow)?;
+    h.insert(field, itoa::Buffer::new().format(new).as_bytes(), hasher);
+    a.touched(key);
+    Ok(new)
+}
+
+fn hincrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
+    let (key, field) = (&args[1], &args[2]);
+    let incr = args::int(&args[3])?;
+    ctx.key(key, |a| hincrby_exec(a, key, field, incr))
+        .map(Reply::Int)
+}
+
+/// INTERIM, to be replaced by the shared long-double INCRBYFLOAT arithmetic (branch
+/// `strings`, `num.rs`). Redis adds in x87 `long double` and formats with `%.17Lf`, trailing
+/// zeros trimmed. This adds in `f64`, rounds to 17 decimals like that format does, and prints
+/// the shortest decimal that reads back as the result, which agrees with Redis on everyday
+/// values (`10.5 + 0.1 = 10.6`) but not on huge values or increments beyond `f64`'s range.
+fn incr_by_float_interim(current: Option<&[u8]>, incr: f64) -> Result<Vec<u8>> {
+    let value = match current {
+        Some(v) => crate::num::parse_f64(v).ok_or(error::HASH_VALUE_NOT_FLOAT)?,
+        None => 0.0,
+    };
+    let sum = value + incr;
+    if !sum.is_finite() {
+        return Err(error::NAN_OR_INFINITY);
+    }
+    let rounded: f64 = format!("{sum:.17}").parse().unwrap_or(sum);
+    let text = format!("{rounded}");
+    Ok(if text == "-0" { b"0".to_vec() } else { text.into_bytes() })
+}
+
+/// HINCRBYFLOAT: adds the float `incr` (given as text) to the number in `field` (0 if
+/// missing); returns the new value as stored.
+pub fn hincrbyfloat_exec(
+    a: &mut Access<'_>,
+    key: &[u8],
+    field: &[u8],
+    incr: &[u8],
+) -> Result<Bytes> {
+    // The increment is checked before the key is looked at, as in Redis.
+    let incr = args::float(incr)?;
+    if !incr.is_finite() {
+        return Err(error::VALUE_NAN_OR_INFINITY);
+    }
+    let hasher = aggregate::member_hasher(a);
+    let h = write_or_create(a, key)?;
+    let new = incr_by_float_interim(h.get(field), incr)?;
+    h.insert(field, &new, hasher);
+    a.touched(key);
+    Ok(Bytes::from(new))
+}
+
+fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
+    let (key, field, incr) = (&args[1], &args[2], &args[3]);
+    ctx.key(key, |a| hincrbyfloat_exec(a, key, field, incr))
+        .map(Reply::Bulk)
+}
+
+/// HRANDFIELD without a count: a random field, `None` if the key is missing.
+pub fn hrandfield_one_exec(
+    a: &mut Access<'_>,
+    key: &[u8],
+    rng: &mut impl RngCore,
+) -> Result<Option<Bytes>> {
+    Ok(read(a, key)?.and_then(|h| h.random(rng)).map(|(f, _)| bytes(f)))
+}
+
+/// HRANDFIELD with a count: up to `count` distinct random fields, or exactly `-count` fields
+/// with repetitions when `count` is negative; each with its value when `with_values`.
+/// A count covering the whole hash returns it in its own order, as Redis does.
+pub fn hrandfield_exec(
+    a: &mut Access<'_>,
+    key: &[u8],
+    count: i64,
+    with_values: bool,
+    rng: &mut impl RngCore,
+) -> Result<Vec<(Bytes, Option<Bytes>)>> {
+    let Some(h) = read(a, key)? else {
+        return Ok(Vec::new());
+    };
+    let pair = |f: &[u8], v: &[u8]| (bytes(f), with_values.then(|| bytes(v)));
+    let mut out = Vec::new();
+    if count < 0 || count == 1 {
+        let picks = count.unsigned_abs();
+        aggregate::check_repeats(picks)?;
+        out.reserve(picks as usize);
+        h.random_with_repeats(picks as usize, rng, |f, v| out.push(pair(f, v)));
+    } else {
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        out = h
+            .random_distinct(count, rng)
+            .into_iter()
+            .map(|(f, v)| pair(f, v))
+            .collect();
+    }
+    Ok(out)
+}
+
+fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
+    let key = &args[1];
+    let mut rng = aggregate::rng(ctx);
+    if args.len() == 2 {
+        return ctx
+            .key(key, |a| hrandfield_one_exec(a, key, &mut rng))
+            .map(Reply::from);
+    }
+    let count = aggregate::random_count(&args[2])?;
+    if args.len() > 4 || (args.len() == 4 && !args::is(&args[3], "withvalues")) {
+        return Err(Error::Syntax);
+    }
+    let with_values = args.len() == 4;
+    if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+        return Err(error::VALUE_OUT_OF_RANGE);
+    }
+    let picked = ctx.key(key, |a| hrandfield_exec(a, key, count, with_values, &mut rng))?;
+    let resp3 = ctx.client.resp >= 3;
+    let mut items = Vec::with_capacity(picked.len() * if with_values { 2 } else { 1 });
+    for (f, v) in picked {
+        match v {
+            // RESP3 nests each pair; RESP2 flattens them.
+            Some(v) if resp3 => items.push(Reply::Array(vec![Reply::Bulk(f), Reply::Bulk(v)])),
+            Some(v) => {
+                items.push(Reply::Bulk(f));
+                items.push(Reply::Bulk(v));
+            }
+            None => items.push(Reply::Bulk(f)),
+        }
+    }
+    Ok(Reply::Array(items))
+}
+
+/// HSCAN: one step of an iteration over fields and values. Returns the next cursor (0 when
+/// done) and the pairs that passed MATCH. A small (compact) hash comes back whole.
+pub fn hscan_exec(
+    a: &mut Access<'_>,
+    key: &[u8],
+    cursor: u64,
+    opts: &ScanOptions,
+) -> Result<(u64, Vec<(Bytes, Bytes)>)> {
+    let Some(h) = read(a, key)? else {
+        return Ok((0, Vec::new()));
+    };
+    let mut out = Vec::new();
+    let next = h.scan(cursor, opts.count, |f, v| {
+        if opts.matches(f) {
+            out.push((bytes(f), bytes(v)));
+        }
+    });
+    Ok((next, out))
+}
+
+fn hscan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
+    let key = &args[1];
+    let cursor = aggregate::parse_cursor(&args[2])?;
+    // Redis reads the options only once it found a hash: a missing key answers an empty scan
+    // whatever follows, and a key of another type WRONGTYPE.
+    let opts = aggregate::parse_scan_options(args, 3);
+    let (next, pairs) = ctx.key(key, |a| match opts {
+        Ok(opts) => hscan_exec(a, key, cursor, &opts),
+        Err(e) => match read(a, key)? {
+            None => Ok((0, Vec::new())),
+            Some(_) => Err(e),
+        },
+    })?;
+    let mut items = Vec::with_capacity(pairs.len() * 2);
+    for (f, v) in pairs {
+        items.push(Reply::Bulk(f));
+        items.push(Reply::Bulk(v));
+    }
+    Ok(aggregate::scan_reply(next, items))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interim_float_formatting() {
+        let f = |cur: Option<&str>, incr: f64| {
+            incr_by_float_interim(cur.map(str::as_bytes), incr)
+                .map(|v| String::from_utf8(v).unwrap())
+        };
+        assert_eq!(f(Some("10.5"), 0.1).unwrap(), "10.6");
+        assert_eq!(f(None, 1e-20).unwrap(), "0");
+        assert_eq!(f(Some("5"), -5.0).unwrap(), "0");
+        assert_eq!(f(Some("-0.5"), 0.5).unwrap(), "0");
+        assert_eq!(f(Some("3"), 2.5).unwrap(), "5.5");
+        assert_eq!(f(Some("abc"), 1.0), Err(error::HASH_VALUE_NOT_FLOAT));
+        assert_eq!(f(Some("1e308"), 1e308), Err(error::NAN_OR_INFINITY));
+    }
+}
