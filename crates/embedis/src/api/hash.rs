@@ -97,7 +97,12 @@ impl Db {
     /// assert_eq!(db.hincrby("stats", "hits", 5).unwrap(), 5);
     /// assert_eq!(db.hincrby("stats", "hits", -2).unwrap(), 3);
     /// ```
-    pub fn hincrby(&self, key: impl AsRef<[u8]>, field: impl AsRef<[u8]>, incr: i64) -> Result<i64> {
+    pub fn hincrby(
+        &self,
+        key: impl AsRef<[u8]>,
+        field: impl AsRef<[u8]>,
+        incr: i64,
+    ) -> Result<i64> {
         let key = key.as_ref();
         self.with_key(key, |a| hincrby_exec(a, key, field.as_ref(), incr))
     }
@@ -112,7 +117,9 @@ impl Db {
     ) -> Result<Bytes> {
         let key = key.as_ref();
         let incr = format!("{incr}");
-        self.with_key(key, |a| hincrbyfloat_exec(a, key, field.as_ref(), incr.as_bytes()))
+        self.with_key(key, |a| {
+            hincrbyfloat_exec(a, key, field.as_ref(), incr.as_bytes())
+        })
     }
 
     /// HKEYS: every field.

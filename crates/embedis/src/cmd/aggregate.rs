@@ -170,14 +170,26 @@ mod tests {
         assert_eq!(parse_cursor(b"-1"), Ok(u64::MAX));
         assert_eq!(parse_cursor(b"18446744073709551615"), Ok(u64::MAX));
         assert_eq!(parse_cursor(b"7\0junk"), Ok(7));
-        for bad in [&b"18446744073709551616"[..], b" 1", b"1 ", b"0x1", b"-", b"+", b"abc"] {
+        for bad in [
+            &b"18446744073709551616"[..],
+            b" 1",
+            b"1 ",
+            b"0x1",
+            b"-",
+            b"+",
+            b"abc",
+        ] {
             assert_eq!(parse_cursor(bad), Err(error::INVALID_CURSOR));
         }
     }
 
     #[test]
     fn scan_options() {
-        let a = |v: &[&str]| v.iter().map(|s| Bytes::from(s.to_string())).collect::<Vec<_>>();
+        let a = |v: &[&str]| {
+            v.iter()
+                .map(|s| Bytes::from(s.to_string()))
+                .collect::<Vec<_>>()
+        };
         let o = parse_scan_options(&a(&["match", "a*", "COUNT", "5", "match", "*"]), 0).unwrap();
         assert_eq!(o.count, 5);
         assert!(o.pattern.is_none());

@@ -290,7 +290,11 @@ fn incr_by_float_interim(current: Option<&[u8]>, incr: f64) -> Result<Vec<u8>> {
     }
     let rounded: f64 = format!("{sum:.17}").parse().unwrap_or(sum);
     let text = format!("{rounded}");
-    Ok(if text == "-0" { b"0".to_vec() } else { text.into_bytes() })
+    Ok(if text == "-0" {
+        b"0".to_vec()
+    } else {
+        text.into_bytes()
+    })
 }
 
 /// HINCRBYFLOAT: adds the float `incr` (given as text) to the number in `field` (0 if
@@ -326,7 +330,9 @@ pub fn hrandfield_one_exec(
     key: &[u8],
     rng: &mut impl RngCore,
 ) -> Result<Option<Bytes>> {
-    Ok(read(a, key)?.and_then(|h| h.random(rng)).map(|(f, _)| bytes(f)))
+    Ok(read(a, key)?
+        .and_then(|h| h.random(rng))
+        .map(|(f, _)| bytes(f)))
 }
 
 /// HRANDFIELD with a count: up to `count` distinct random fields, or exactly `-count` fields
@@ -376,7 +382,9 @@ fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         return Err(error::VALUE_OUT_OF_RANGE);
     }
-    let picked = ctx.key(key, |a| hrandfield_exec(a, key, count, with_values, &mut rng))?;
+    let picked = ctx.key(key, |a| {
+        hrandfield_exec(a, key, count, with_values, &mut rng)
+    })?;
     let resp3 = ctx.client.resp >= 3;
     let mut items = Vec::with_capacity(picked.len() * if with_values { 2 } else { 1 });
     for (f, v) in picked {
@@ -437,6 +445,8 @@ fn hscan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::Db;
+    use proptest::prelude::*;
 
     #[test]
     fn interim_float_formatting() {
@@ -451,5 +461,486 @@ mod tests {
         assert_eq!(f(Some("3"), 2.5).unwrap(), "5.5");
         assert_eq!(f(Some("abc"), 1.0), Err(error::HASH_VALUE_NOT_FLOAT));
         assert_eq!(f(Some("1e308"), 1e308), Err(error::NAN_OR_INFINITY));
+    }
+
+    fn encoding(db: &Db, key: &str) -> Option<&'static str> {
+        db.with_key(key.as_bytes(), |a| {
+            a.peek(key.as_bytes()).map(|e| e.value.encoding())
+        })
+    }
+
+    fn bulk(s: &str) -> Reply {
+        Reply::bulk(s)
+    }
+
+    #[test]
+    fn commands_through_call() {
+        let db = Db::new();
+        assert_eq!(db.call(["HSET", "h", "a", "1", "b", "2"]), Reply::Int(2));
+        assert_eq!(db.call(["HMSET", "h", "a", "3"]), Reply::Ok);
+        assert_eq!(
+            db.call(["HGETALL", "h"]),
+            Reply::Map(vec![(bulk("a"), bulk("3")), (bulk("b"), bulk("2"))])
+        );
+        assert_eq!(
+            db.call(["HSET", "h", "a"]),
+            Reply::Error(Error::wrong_arity("hset"))
+        );
+        assert_eq!(db.call(["HINCRBY", "h", "b", "40"]), Reply::Int(42));
+        assert_eq!(db.call(["HINCRBYFLOAT", "h", "b", "0.5"]), bulk("42.5"));
+        assert_eq!(
+            db.call(["HINCRBY", "h", "b", "1"]),
+            Reply::Error(error::HASH_VALUE_NOT_INTEGER)
+        );
+        assert_eq!(db.call(["HDEL", "h", "a", "b", "c"]), Reply::Int(2));
+        assert_eq!(db.call(["EXISTS", "h"]), Reply::Int(0));
+        db.call(["SET", "s", "x"]);
+        assert_eq!(db.call(["HGET", "s", "f"]), Reply::Error(Error::WrongType));
+        assert_eq!(db.call(["HSET", "h", "f", "v"]), Reply::Int(1));
+        assert_eq!(db.call(["GET", "h"]), Reply::Error(Error::WrongType));
+    }
+
+    #[test]
+    fn hrandfield_shapes_follow_the_protocol() {
+        let db = Db::builder().seed(3).build();
+        db.call(["HSET", "h", "a", "1", "b", "2"]);
+        let mut s = db.session();
+        s.state.authenticated = true;
+        let args = |v: &[&str]| {
+            v.iter()
+                .map(|a| Bytes::from(a.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let flat = s.execute(&args(&["HRANDFIELD", "h", "-3", "WITHVALUES"]));
+        assert!(matches!(&flat, Reply::Array(v) if v.len() == 6));
+        s.state.resp = 3;
+        let nested = s.execute(&args(&["HRANDFIELD", "h", "-3", "WITHVALUES"]));
+        match nested {
+            Reply::Array(v) => {
+                assert_eq!(v.len(), 3);
+                assert!(
+                    v.iter()
+                        .all(|p| matches!(p, Reply::Array(p) if p.len() == 2))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn huge_negative_counts_are_refused_only_when_there_is_something_to_pick() {
+        let db = Db::new();
+        assert_eq!(
+            db.call(["HRANDFIELD", "nokey", "-9223372036854775807"]),
+            Reply::Array(vec![])
+        );
+        db.call(["HSET", "h", "a", "1"]);
+        assert_eq!(
+            db.call(["HRANDFIELD", "h", "-9223372036854775807"]),
+            Reply::Error(error::RANDOM_COUNT_TOO_LARGE)
+        );
+    }
+
+    #[test]
+    fn seeded_engines_pick_the_same_fields() {
+        let picks = |seed| {
+            let db = Db::builder().seed(seed).build();
+            for i in 0..600 {
+                db.call(["HSET", "h", &format!("f{i}"), "v"]);
+            }
+            db.call(["HRANDFIELD", "h", "-20"])
+        };
+        assert_eq!(picks(11), picks(11));
+    }
+
+    /// One step of the model test.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Set(usize, Vec<(usize, usize)>),
+        SetNx(usize, usize, usize),
+        Del(usize, Vec<usize>),
+        IncrBy(usize, usize, i64),
+        Get(usize, usize),
+        MGet(usize, Vec<usize>),
+        Len(usize),
+        Exists(usize, usize),
+        StrLen(usize, usize),
+        GetAll(usize),
+        Keys(usize),
+        Vals(usize),
+        RandField(usize, i64),
+        Scan(usize, usize),
+        /// HSET of fields `from..from+n` (crosses the listpack limit).
+        Bulk(usize, usize, usize),
+    }
+
+    const KEYS: [&str; 3] = ["k0", "k1", "str"];
+    const VALUES: [&str; 5] = [
+        "v",
+        "",
+        "12",
+        "-3",
+        "a value that is longer than sixty-four bytes, so it needs a table",
+    ];
+
+    fn field(i: usize) -> String {
+        format!("f{i}")
+    }
+
+    const LIMIT: usize = crate::types::hash::HASH_MAX_LISTPACK_ENTRIES;
+
+    fn op() -> impl Strategy<Value = Op> {
+        let key = 0..KEYS.len();
+        let f = 0..6usize;
+        let v = 0..VALUES.len();
+        prop_oneof![
+            (
+                key.clone(),
+                prop::collection::vec((f.clone(), v.clone()), 1..4)
+            )
+                .prop_map(|(k, p)| Op::Set(k, p)),
+            (key.clone(), f.clone(), v).prop_map(|(k, f, v)| Op::SetNx(k, f, v)),
+            (key.clone(), prop::collection::vec(f.clone(), 1..4)).prop_map(|(k, f)| Op::Del(k, f)),
+            (key.clone(), f.clone(), -5i64..5).prop_map(|(k, f, n)| Op::IncrBy(k, f, n)),
+            (key.clone(), f.clone()).prop_map(|(k, f)| Op::Get(k, f)),
+            (key.clone(), prop::collection::vec(f.clone(), 1..4)).prop_map(|(k, f)| Op::MGet(k, f)),
+            key.clone().prop_map(Op::Len),
+            (key.clone(), f.clone()).prop_map(|(k, f)| Op::Exists(k, f)),
+            (key.clone(), f).prop_map(|(k, f)| Op::StrLen(k, f)),
+            key.clone().prop_map(Op::GetAll),
+            key.clone().prop_map(Op::Keys),
+            key.clone().prop_map(Op::Vals),
+            (key.clone(), -8i64..8).prop_map(|(k, n)| Op::RandField(k, n)),
+            (key.clone(), 1..50usize).prop_map(|(k, c)| Op::Scan(k, c)),
+            (
+                key,
+                prop_oneof![Just(0usize), Just(6)],
+                prop_oneof![Just(LIMIT - 6), Just(LIMIT), Just(LIMIT + 1), 1..LIMIT + 50],
+            )
+                .prop_map(|(k, from, n)| Op::Bulk(k, from, n)),
+        ]
+    }
+
+    /// The reference: fields in insertion order, and the encoding Redis would report.
+    #[derive(Debug, Default, Clone)]
+    struct ModelHash {
+        pairs: Vec<(String, String)>,
+        table: bool,
+    }
+
+    impl ModelHash {
+        fn get(&self, f: &str) -> Option<&String> {
+            self.pairs.iter().find(|(k, _)| k == f).map(|(_, v)| v)
+        }
+        fn set(&mut self, f: &str, v: &str) -> bool {
+            if f.len() > 64 || v.len() > 64 {
+                self.table = true;
+            }
+            let new = match self.pairs.iter_mut().find(|(k, _)| k == f) {
+                Some(p) => {
+                    p.1 = v.to_string();
+                    false
+                }
+                None => {
+                    self.pairs.push((f.to_string(), v.to_string()));
+                    true
+                }
+            };
+            if self.pairs.len() > crate::types::hash::HASH_MAX_LISTPACK_ENTRIES {
+                self.table = true;
+            }
+            new
+        }
+    }
+
+    fn wrong(k: usize) -> bool {
+        KEYS[k] == "str"
+    }
+
+    fn run(ops: Vec<Op>) {
+        let db = Db::builder().seed(1).active_expiry(false).build();
+        db.call(["SET", "str", "x"]);
+        let mut model: std::collections::BTreeMap<usize, ModelHash> = Default::default();
+        for op in ops {
+            let key = |k: usize| KEYS[k];
+            let (reply, expected): (Reply, Option<Reply>) = match &op {
+                Op::Set(k, pairs) => {
+                    let mut args = vec!["HSET".to_string(), key(*k).into()];
+                    for (f, v) in pairs {
+                        args.push(field(*f));
+                        args.push(VALUES[*v].into());
+                    }
+                    let exp = if wrong(*k) {
+                        Reply::Error(Error::WrongType)
+                    } else {
+                        let m = model.entry(*k).or_default();
+                        Reply::Int(
+                            pairs
+                                .iter()
+                                .filter(|(f, v)| m.set(&field(*f), VALUES[*v]))
+                                .count() as i64,
+                        )
+                    };
+                    (db.call(&args), Some(exp))
+                }
+                Op::Bulk(k, from, n) => {
+                    let mut args = vec!["HSET".to_string(), key(*k).into()];
+                    for i in *from..from + n {
+                        args.push(field(i));
+                        args.push("b".into());
+                    }
+                    let exp = if wrong(*k) {
+                        Reply::Error(Error::WrongType)
+                    } else {
+                        let m = model.entry(*k).or_default();
+                        Reply::Int(
+                            (*from..from + n).filter(|i| m.set(&field(*i), "b")).count() as i64
+                        )
+                    };
+                    (db.call(&args), Some(exp))
+                }
+                Op::SetNx(k, f, v) => {
+                    let exp = if wrong(*k) {
+                        Reply::Error(Error::WrongType)
+                    } else {
+                        let m = model.entry(*k).or_default();
+                        if m.get(&field(*f)).is_some() {
+                            Reply::Int(0)
+                        } else {
+                            m.set(&field(*f), VALUES[*v]);
+                            Reply::Int(1)
+                        }
+                    };
+                    (
+                        db.call(["HSETNX", key(*k), &field(*f), VALUES[*v]]),
+                        Some(exp),
+                    )
+                }
+                Op::Del(k, fs) => {
+                    let mut args = vec!["HDEL".to_string(), key(*k).into()];
+                    args.extend(fs.iter().map(|f| field(*f)));
+                    let exp = if wrong(*k) {
+                        Reply::Error(Error::WrongType)
+                    } else {
+                        let mut n = 0;
+                        if let Some(m) = model.get_mut(k) {
+                            for f in fs {
+                                let before = m.pairs.len();
+                                m.pairs.retain(|(x, _)| *x != field(*f));
+                                n += before - m.pairs.len();
+                            }
+                            if m.pairs.is_empty() {
+                                model.remove(k);
+                            }
+                        }
+                        Reply::Int(n as i64)
+                    };
+                    (db.call(&args), Some(exp))
+                }
+                Op::IncrBy(k, f, by) => {
+                    let exp = if wrong(*k) {
+                        Reply::Error(Error::WrongType)
+                    } else {
+                        let m = model.entry(*k).or_default();
+                        let cur = m
+                            .get(&field(*f))
+                            .map(|v| crate::num::parse_i64(v.as_bytes()));
+                        match cur {
+                            None => {
+                                m.set(&field(*f), &by.to_string());
+                                Reply::Int(*by)
+                            }
+                            Some(Some(cur)) => {
+                                m.set(&field(*f), &(cur + by).to_string());
+                                Reply::Int(cur + by)
+                            }
+                            Some(None) => Reply::Error(error::HASH_VALUE_NOT_INTEGER),
+                        }
+                    };
+                    if model.get(k).is_some_and(|m| m.pairs.is_empty()) {
+                        model.remove(k);
+                    }
+                    (
+                        db.call(["HINCRBY", key(*k), &field(*f), &by.to_string()]),
+                        Some(exp),
+                    )
+                }
+                Op::Get(k, f) => {
+                    let exp = if wrong(*k) {
+                        Reply::Error(Error::WrongType)
+                    } else {
+                        Reply::opt_bulk(model.get(k).and_then(|m| m.get(&field(*f))))
+                    };
+                    (db.call(["HGET", key(*k), &field(*f)]), Some(exp))
+                }
+                Op::MGet(k, fs) => {
+                    let mut args = vec!["HMGET".to_string(), key(*k).into()];
+                    args.extend(fs.iter().map(|f| field(*f)));
+                    let exp = if wrong(*k) {
+                        Reply::Error(Error::WrongType)
+                    } else {
+                        Reply::Array(
+                            fs.iter()
+                                .map(|f| {
+                                    Reply::opt_bulk(model.get(k).and_then(|m| m.get(&field(*f))))
+                                })
+                                .collect(),
+                        )
+                    };
+                    (db.call(&args), Some(exp))
+                }
+                Op::Len(k) => {
+                    let exp = if wrong(*k) {
+                        Reply::Error(Error::WrongType)
+                    } else {
+                        Reply::Int(model.get(k).map_or(0, |m| m.pairs.len() as i64))
+                    };
+                    (db.call(["HLEN", key(*k)]), Some(exp))
+                }
+                Op::Exists(k, f) => {
+                    let exp = if wrong(*k) {
+                        Reply::Error(Error::WrongType)
+                    } else {
+                        Reply::from(model.get(k).and_then(|m| m.get(&field(*f))).is_some())
+                    };
+                    (db.call(["HEXISTS", key(*k), &field(*f)]), Some(exp))
+                }
+                Op::StrLen(k, f) => {
+                    let exp = if wrong(*k) {
+                        Reply::Error(Error::WrongType)
+                    } else {
+                        Reply::Int(
+                            model
+                                .get(k)
+                                .and_then(|m| m.get(&field(*f)))
+                                .map_or(0, |v| v.len() as i64),
+                        )
+                    };
+                    (db.call(["HSTRLEN", key(*k), &field(*f)]), Some(exp))
+                }
+                Op::GetAll(k) | Op::Keys(k) | Op::Vals(k) => {
+                    let name = match op {
+                        Op::GetAll(_) => "HGETALL",
+                        Op::Keys(_) => "HKEYS",
+                        _ => "HVALS",
+                    };
+                    let reply = db.call([name, key(*k)]);
+                    if wrong(*k) {
+                        (reply, Some(Reply::Error(Error::WrongType)))
+                    } else {
+                        let m = model.get(k).cloned().unwrap_or_default();
+                        let mut pairs = m.pairs.clone();
+                        let mut got: Vec<(Reply, Option<Reply>)> = match reply {
+                            Reply::Map(v) => v.into_iter().map(|(a, b)| (a, Some(b))).collect(),
+                            Reply::Array(v) => v.into_iter().map(|a| (a, None)).collect(),
+                            other => panic!("{other:?}"),
+                        };
+                        let mut want: Vec<(Reply, Option<Reply>)> = pairs
+                            .drain(..)
+                            .map(|(f, v)| match name {
+                                "HGETALL" => (bulk(&f), Some(bulk(&v))),
+                                "HKEYS" => (bulk(&f), None),
+                                _ => (bulk(&v), None),
+                            })
+                            .collect();
+                        if m.table {
+                            let key = |p: &(Reply, Option<Reply>)| format!("{p:?}");
+                            got.sort_by_key(key);
+                            want.sort_by_key(key);
+                        }
+                        assert_eq!(got, want, "{op:?}");
+                        (Reply::Ok, None)
+                    }
+                }
+                Op::RandField(k, n) => {
+                    let reply = db.call(["HRANDFIELD", key(*k), &n.to_string()]);
+                    if wrong(*k) {
+                        (reply, Some(Reply::Error(Error::WrongType)))
+                    } else {
+                        let m = model.get(k).cloned().unwrap_or_default();
+                        let Reply::Array(got) = reply else {
+                            panic!("{reply:?}")
+                        };
+                        let want_len = if m.pairs.is_empty() {
+                            0
+                        } else if *n < 0 {
+                            n.unsigned_abs() as usize
+                        } else {
+                            (*n as usize).min(m.pairs.len())
+                        };
+                        assert_eq!(got.len(), want_len, "{op:?}");
+                        let fields: Vec<Reply> = m.pairs.iter().map(|(f, _)| bulk(f)).collect();
+                        assert!(got.iter().all(|f| fields.contains(f)), "{op:?}");
+                        if *n > 0 {
+                            let distinct: std::collections::HashSet<String> =
+                                got.iter().map(|f| format!("{f:?}")).collect();
+                            assert_eq!(distinct.len(), got.len(), "{op:?}");
+                        }
+                        (Reply::Ok, None)
+                    }
+                }
+                Op::Scan(k, count) => {
+                    if wrong(*k) {
+                        (
+                            db.call(["HSCAN", key(*k), "0"]),
+                            Some(Reply::Error(Error::WrongType)),
+                        )
+                    } else {
+                        let mut cursor = "0".to_string();
+                        let mut seen = std::collections::BTreeMap::new();
+                        loop {
+                            let r =
+                                db.call(["HSCAN", key(*k), &cursor, "COUNT", &count.to_string()]);
+                            let Reply::Array(parts) = r else {
+                                panic!("{r:?}")
+                            };
+                            let [Reply::Bulk(c), Reply::Array(items)] = &parts[..] else {
+                                panic!("{parts:?}")
+                            };
+                            for p in items.chunks(2) {
+                                seen.insert(format!("{:?}", p[0]), format!("{:?}", p[1]));
+                            }
+                            cursor = String::from_utf8(c.to_vec()).unwrap();
+                            if cursor == "0" {
+                                break;
+                            }
+                        }
+                        let want: std::collections::BTreeMap<String, String> = model
+                            .get(k)
+                            .map(|m| {
+                                m.pairs
+                                    .iter()
+                                    .map(|(f, v)| {
+                                        (format!("{:?}", bulk(f)), format!("{:?}", bulk(v)))
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        assert_eq!(seen, want, "{op:?}");
+                        (Reply::Ok, None)
+                    }
+                }
+            };
+            if let Some(exp) = expected {
+                assert_eq!(reply, exp, "{op:?}");
+            }
+            for (i, name) in KEYS.iter().enumerate() {
+                if *name == "str" {
+                    continue;
+                }
+                let want = model
+                    .get(&i)
+                    .map(|m| if m.table { "hashtable" } else { "listpack" });
+                assert_eq!(encoding(&db, name), want, "encoding of {name} after {op:?}");
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+        #[test]
+        fn hashes_match_a_reference_model(ops in prop::collection::vec(op(), 1..40)) {
+            run(ops);
+        }
     }
 }

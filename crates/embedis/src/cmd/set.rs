@@ -512,11 +512,7 @@ fn sinter(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 /// SINTERSTORE: stores the intersection of `keys` at `dst`; returns its size.
-pub fn sinterstore_exec(
-    a: &mut Access<'_>,
-    dst: &[u8],
-    keys: &[impl AsRef<[u8]>],
-) -> Result<i64> {
+pub fn sinterstore_exec(a: &mut Access<'_>, dst: &[u8], keys: &[impl AsRef<[u8]>]) -> Result<i64> {
     let hasher = aggregate::member_hasher(a);
     let mut result = Set::new_intset();
     for m in intersection(a, keys)? {
@@ -571,11 +567,7 @@ fn sunion(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 /// SUNIONSTORE: stores the union of `keys` at `dst`; returns its size.
-pub fn sunionstore_exec(
-    a: &mut Access<'_>,
-    dst: &[u8],
-    keys: &[impl AsRef<[u8]>],
-) -> Result<i64> {
+pub fn sunionstore_exec(a: &mut Access<'_>, dst: &[u8], keys: &[impl AsRef<[u8]>]) -> Result<i64> {
     let hasher = aggregate::member_hasher(a);
     let result = union(a, keys, hasher)?;
     Ok(store(a, dst, result))
@@ -601,11 +593,7 @@ fn sdiff(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 /// SDIFFSTORE: stores the difference of `keys` at `dst`; returns its size.
-pub fn sdiffstore_exec(
-    a: &mut Access<'_>,
-    dst: &[u8],
-    keys: &[impl AsRef<[u8]>],
-) -> Result<i64> {
+pub fn sdiffstore_exec(a: &mut Access<'_>, dst: &[u8], keys: &[impl AsRef<[u8]>]) -> Result<i64> {
     let hasher = aggregate::member_hasher(a);
     let result = difference(a, keys, hasher)?;
     Ok(store(a, dst, result))
@@ -653,4 +641,556 @@ fn sscan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
         next,
         members.into_iter().map(Reply::Bulk).collect(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+    use proptest::prelude::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    fn bulk(s: &str) -> Reply {
+        Reply::bulk(s)
+    }
+
+    fn encoding(db: &Db, key: &str) -> Option<&'static str> {
+        db.with_key(key.as_bytes(), |a| {
+            a.peek(key.as_bytes()).map(|e| e.value.encoding())
+        })
+    }
+
+    #[test]
+    fn commands_through_call() {
+        let db = Db::new();
+        assert_eq!(db.call(["SADD", "s", "3", "1", "2", "1"]), Reply::Int(3));
+        assert_eq!(
+            db.call(["SMEMBERS", "s"]),
+            Reply::Set(vec![bulk("1"), bulk("2"), bulk("3")])
+        );
+        assert_eq!(encoding(&db, "s"), Some("intset"));
+        assert_eq!(db.call(["SADD", "s", "x"]), Reply::Int(1));
+        assert_eq!(encoding(&db, "s"), Some("hashtable"));
+        assert_eq!(db.call(["SREM", "s", "1", "2", "3", "x"]), Reply::Int(4));
+        assert_eq!(db.call(["EXISTS", "s"]), Reply::Int(0));
+        db.call(["SET", "str", "x"]);
+        assert_eq!(
+            db.call(["SADD", "str", "a"]),
+            Reply::Error(Error::WrongType)
+        );
+        assert_eq!(
+            db.call(["SINTERCARD", "0", "a"]),
+            Reply::Error(error::NUMKEYS_NOT_POSITIVE)
+        );
+        assert_eq!(
+            db.call(["SPOP", "s", "-1"]),
+            Reply::Error(error::MUST_BE_POSITIVE)
+        );
+    }
+
+    #[test]
+    fn spop_of_most_of_a_big_set_rebuilds_an_intset() {
+        let db = Db::builder().seed(5).build();
+        let members: Vec<String> = (0..600).map(|i| i.to_string()).collect();
+        assert_eq!(db.sadd("s", &members).unwrap(), 600);
+        assert_eq!(encoding(&db, "s"), Some("hashtable"));
+        // 150 kept * 5 > 450 popped: popped one by one, the set stays a table.
+        assert_eq!(db.spop_count("s", 450).unwrap().len(), 450);
+        assert_eq!(encoding(&db, "s"), Some("hashtable"));
+        // 10 kept * 5 <= 140 popped: the kept ones move to a new set, an intset.
+        assert_eq!(db.spop_count("s", 140).unwrap().len(), 140);
+        assert_eq!(encoding(&db, "s"), Some("intset"));
+        assert_eq!(db.scard("s").unwrap(), 10);
+    }
+
+    #[test]
+    fn sdiff_algorithm_choice_shows_in_the_encoding() {
+        let db = Db::new();
+        let mut first: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+        first.push("a".into());
+        db.sadd("s0", &first).unwrap();
+        db.sadd("s1", &["a"]).unwrap();
+        db.sadd("s2", &["b"]).unwrap();
+        // 11 * 2 / 2 <= 11 + 1: Redis keeps the first set's survivors only: an intset.
+        assert_eq!(db.sdiffstore("d1", &["s0", "s1"]).unwrap(), 10);
+        assert_eq!(encoding(&db, "d1"), Some("intset"));
+        // 11 * 3 / 2 > 11 + 1 + 1: Redis adds all of s0 ("a" included), then removes.
+        assert_eq!(db.sdiffstore("d2", &["s0", "s1", "s2"]).unwrap(), 10);
+        assert_eq!(encoding(&db, "d2"), Some("hashtable"));
+    }
+
+    #[test]
+    fn seeded_engines_pop_the_same_members() {
+        let pops = |seed| {
+            let db = Db::builder().seed(seed).build();
+            let members: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+            db.sadd("s", &members).unwrap();
+            (
+                db.spop_count("s", 7).unwrap(),
+                db.srandmember_count("s", -5).unwrap(),
+            )
+        };
+        assert_eq!(pops(9), pops(9));
+    }
+
+    #[test]
+    fn huge_negative_counts_are_refused_only_when_there_is_something_to_pick() {
+        let db = Db::new();
+        assert_eq!(
+            db.call(["SRANDMEMBER", "nokey", "-9223372036854775807"]),
+            Reply::Array(vec![])
+        );
+        db.call(["SADD", "s", "a"]);
+        assert_eq!(
+            db.call(["SRANDMEMBER", "s", "-9223372036854775807"]),
+            Reply::Error(error::RANDOM_COUNT_TOO_LARGE)
+        );
+        assert_eq!(db.srandmember_count("s", -3).unwrap(), ["a", "a", "a"]);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add(usize, Vec<usize>),
+        Rem(usize, Vec<usize>),
+        Card(usize),
+        IsMember(usize, usize),
+        MIsMember(usize, Vec<usize>),
+        Members(usize),
+        Pop(usize),
+        PopCount(usize, u64),
+        RandMember(usize, i64),
+        Move(usize, usize, usize),
+        Algebra(&'static str, Vec<usize>),
+        Store(&'static str, usize, Vec<usize>),
+        InterCard(Vec<usize>, u64),
+        Scan(usize, usize),
+        /// SADD of `n` integers (`ints`) or words from 0.
+        Bulk(usize, bool, usize),
+    }
+
+    const KEYS: [&str; 4] = ["k0", "k1", "k2", "str"];
+    const MEMBERS: [&str; 10] = ["0", "1", "2", "7", "-1", "600", "a", "b", "01", ""];
+    const INTSET_LIMIT: usize = crate::types::set::SET_MAX_INTSET_ENTRIES;
+
+    fn op() -> impl Strategy<Value = Op> {
+        let key = 0..KEYS.len();
+        let m = 0..MEMBERS.len();
+        let ms = prop::collection::vec(m.clone(), 1..4);
+        let keys = prop::collection::vec(key.clone(), 1..6);
+        prop_oneof![
+            1 => (key.clone(), ms.clone()).prop_map(|(k, m)| Op::Add(k, m)),
+            1 => (key.clone(), ms.clone()).prop_map(|(k, m)| Op::Rem(k, m)),
+            1 => key.clone().prop_map(Op::Card),
+            1 => (key.clone(), m.clone()).prop_map(|(k, m)| Op::IsMember(k, m)),
+            1 => (key.clone(), ms).prop_map(|(k, m)| Op::MIsMember(k, m)),
+            1 => key.clone().prop_map(Op::Members),
+            1 => key.clone().prop_map(Op::Pop),
+            3 => (key.clone(), 0..12u64).prop_map(|(k, n)| Op::PopCount(k, n)),
+            1 => (key.clone(), -8i64..8).prop_map(|(k, n)| Op::RandMember(k, n)),
+            1 => (key.clone(), key.clone(), m).prop_map(|(a, b, m)| Op::Move(a, b, m)),
+            1 => (prop_oneof![Just("SINTER"), Just("SUNION"), Just("SDIFF")], keys.clone())
+                .prop_map(|(c, k)| Op::Algebra(c, k)),
+            3 => (
+                prop_oneof![Just("SINTERSTORE"), Just("SUNIONSTORE"), Just("SDIFFSTORE")],
+                key.clone(),
+                keys.clone()
+            )
+                .prop_map(|(c, d, k)| Op::Store(c, d, k)),
+            1 => (keys, 0..4u64).prop_map(|(k, l)| Op::InterCard(k, l)),
+            1 => (key.clone(), 1..40usize).prop_map(|(k, c)| Op::Scan(k, c)),
+            1 => (
+                key,
+                any::<bool>(),
+                prop_oneof![
+                    Just(INTSET_LIMIT - 1),
+                    Just(INTSET_LIMIT),
+                    Just(INTSET_LIMIT + 1),
+                    Just(130usize),
+                    1..20usize,
+                    1..700usize
+                ]
+            )
+                .prop_map(|(k, ints, n)| Op::Bulk(k, ints, n)),
+        ]
+    }
+
+    fn is_int(m: &str) -> bool {
+        crate::num::parse_i64(m.as_bytes()).is_some()
+    }
+
+    /// The reference: members, and whether Redis 7.0 would report `hashtable`.
+    #[derive(Debug, Default, Clone)]
+    struct ModelSet {
+        members: BTreeSet<String>,
+        table: bool,
+    }
+
+    impl ModelSet {
+        fn add(&mut self, m: &str) -> bool {
+            let new = self.members.insert(m.to_string());
+            if !is_int(m) || self.members.len() > INTSET_LIMIT {
+                self.table = true;
+            }
+            new
+        }
+
+        /// A set built from scratch as an intset (set algebra results).
+        fn built(members: BTreeSet<String>) -> ModelSet {
+            let table = members.len() > INTSET_LIMIT || members.iter().any(|m| !is_int(m));
+            ModelSet { members, table }
+        }
+    }
+
+    type Model = BTreeMap<usize, ModelSet>;
+
+    fn wrong(k: usize) -> bool {
+        KEYS[k] == "str"
+    }
+
+    fn members_of(model: &Model, k: usize) -> BTreeSet<String> {
+        model.get(&k).map(|s| s.members.clone()).unwrap_or_default()
+    }
+
+    /// Sorted bulk strings of a reply, for comparing unordered replies.
+    fn sorted(r: &Reply) -> Vec<String> {
+        let items = match r {
+            Reply::Set(v) | Reply::Array(v) => v,
+            other => panic!("not a list: {other:?}"),
+        };
+        let mut out: Vec<String> = items
+            .iter()
+            .map(|i| match i {
+                Reply::Bulk(b) => String::from_utf8(b.to_vec()).unwrap(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// What Redis's set algebra gives (members and the result's encoding); `None` for an
+    /// empty result.
+    fn algebra(model: &Model, cmd: &str, keys: &[usize]) -> Option<ModelSet> {
+        let sets: Vec<Option<&ModelSet>> = keys.iter().map(|k| model.get(k)).collect();
+        let result = match cmd {
+            "SINTER" | "SINTERSTORE" => {
+                if sets.iter().any(Option::is_none) {
+                    return None;
+                }
+                let mut acc = sets[0].unwrap().members.clone();
+                for s in &sets[1..] {
+                    acc.retain(|m| s.unwrap().members.contains(m));
+                }
+                ModelSet::built(acc)
+            }
+            "SUNION" | "SUNIONSTORE" => ModelSet::built(
+                sets.iter()
+                    .flatten()
+                    .flat_map(|s| s.members.clone())
+                    .collect(),
+            ),
+            _ => {
+                let first = sets[0]?;
+                if keys[1..].iter().any(|k| *k == keys[0]) {
+                    return None;
+                }
+                let mut acc = first.members.clone();
+                for s in sets[1..].iter().flatten() {
+                    acc.retain(|m| !s.members.contains(m));
+                }
+                let existing = sets.iter().flatten().count();
+                let one = first.members.len() * existing / 2;
+                let two: usize = sets.iter().flatten().map(|s| s.members.len()).sum();
+                let mut r = ModelSet::built(acc);
+                if one > two {
+                    // Algorithm 2 added the whole first set before removing.
+                    r.table |= ModelSet::built(first.members.clone()).table;
+                }
+                r
+            }
+        };
+        (!result.members.is_empty()).then_some(result)
+    }
+
+    fn run(ops: Vec<Op>) {
+        let db = Db::builder().seed(1).active_expiry(false).build();
+        db.call(["SET", "str", "x"]);
+        let mut model: Model = BTreeMap::new();
+        for op in ops {
+            let key = |k: usize| KEYS[k];
+            let wt = Reply::Error(Error::WrongType);
+            match &op {
+                Op::Add(k, ms) | Op::Rem(k, ms) => {
+                    let add = matches!(op, Op::Add(..));
+                    let mut args = vec![if add { "SADD" } else { "SREM" }, key(*k)];
+                    args.extend(ms.iter().map(|m| MEMBERS[*m]));
+                    let exp = if wrong(*k) {
+                        wt
+                    } else if add {
+                        let s = model.entry(*k).or_default();
+                        Reply::Int(ms.iter().filter(|m| s.add(MEMBERS[**m])).count() as i64)
+                    } else {
+                        let mut n = 0;
+                        if let Some(s) = model.get_mut(k) {
+                            n = ms.iter().filter(|m| s.members.remove(MEMBERS[**m])).count();
+                            if s.members.is_empty() {
+                                model.remove(k);
+                            }
+                        }
+                        Reply::Int(n as i64)
+                    };
+                    assert_eq!(db.call(&args), exp, "{op:?}");
+                }
+                Op::Bulk(k, ints, n) => {
+                    let ms: Vec<String> = (0..*n)
+                        .map(|i| {
+                            if *ints {
+                                i.to_string()
+                            } else {
+                                format!("w{i}")
+                            }
+                        })
+                        .collect();
+                    let mut args = vec!["SADD".to_string(), key(*k).into()];
+                    args.extend(ms.iter().cloned());
+                    let exp = if wrong(*k) {
+                        wt
+                    } else {
+                        let s = model.entry(*k).or_default();
+                        Reply::Int(ms.iter().filter(|m| s.add(m)).count() as i64)
+                    };
+                    assert_eq!(db.call(&args), exp, "{op:?}");
+                }
+                Op::Card(k) => {
+                    let exp = if wrong(*k) {
+                        wt
+                    } else {
+                        Reply::Int(members_of(&model, *k).len() as i64)
+                    };
+                    assert_eq!(db.call(["SCARD", key(*k)]), exp, "{op:?}");
+                }
+                Op::IsMember(k, m) => {
+                    let exp = if wrong(*k) {
+                        wt
+                    } else {
+                        Reply::from(members_of(&model, *k).contains(MEMBERS[*m]))
+                    };
+                    assert_eq!(db.call(["SISMEMBER", key(*k), MEMBERS[*m]]), exp, "{op:?}");
+                }
+                Op::MIsMember(k, ms) => {
+                    let mut args = vec!["SMISMEMBER", key(*k)];
+                    args.extend(ms.iter().map(|m| MEMBERS[*m]));
+                    let exp = if wrong(*k) {
+                        wt
+                    } else {
+                        let s = members_of(&model, *k);
+                        Reply::Array(
+                            ms.iter()
+                                .map(|m| Reply::from(s.contains(MEMBERS[*m])))
+                                .collect(),
+                        )
+                    };
+                    assert_eq!(db.call(&args), exp, "{op:?}");
+                }
+                Op::Members(k) => {
+                    let r = db.call(["SMEMBERS", key(*k)]);
+                    if wrong(*k) {
+                        assert_eq!(r, wt);
+                    } else {
+                        let s = model.get(k).cloned().unwrap_or_default();
+                        if !s.table && !s.members.is_empty() {
+                            // An intset answers in ascending numeric order.
+                            let mut want: Vec<i64> =
+                                s.members.iter().map(|m| m.parse().unwrap()).collect();
+                            want.sort();
+                            let want: Vec<Reply> =
+                                want.iter().map(|n| bulk(&n.to_string())).collect();
+                            assert_eq!(r, Reply::Set(want), "{op:?}");
+                        } else {
+                            assert_eq!(
+                                sorted(&r),
+                                s.members.iter().cloned().collect::<Vec<_>>(),
+                                "{op:?}"
+                            );
+                        }
+                    }
+                }
+                Op::Pop(k) => {
+                    let r = db.call(["SPOP", key(*k)]);
+                    if wrong(*k) {
+                        assert_eq!(r, wt);
+                    } else if let Some(s) = model.get_mut(k) {
+                        let Reply::Bulk(b) = r else { panic!("{r:?}") };
+                        let m = String::from_utf8(b.to_vec()).unwrap();
+                        assert!(s.members.remove(&m), "{op:?} popped {m}");
+                        if s.members.is_empty() {
+                            model.remove(k);
+                        }
+                    } else {
+                        assert_eq!(r, Reply::Nil);
+                    }
+                }
+                Op::PopCount(k, n) => {
+                    let r = db.call(["SPOP", key(*k), &n.to_string()]);
+                    if wrong(*k) {
+                        assert_eq!(r, wt);
+                    } else if let Some(s) = model.get_mut(k) {
+                        let got = sorted(&r);
+                        let size = s.members.len() as u64;
+                        assert_eq!(got.len() as u64, (*n).min(size), "{op:?}");
+                        for m in &got {
+                            assert!(s.members.remove(m), "{op:?} popped {m}");
+                        }
+                        let remaining = s.members.len() as u64;
+                        if s.members.is_empty() {
+                            model.remove(k);
+                        } else if *n > 0 && remaining * 5 <= *n {
+                            // The kept members were moved to a new set.
+                            *s = ModelSet::built(s.members.clone());
+                        }
+                    } else {
+                        assert_eq!(r, Reply::Set(vec![]));
+                    }
+                }
+                Op::RandMember(k, n) => {
+                    let r = db.call(["SRANDMEMBER", key(*k), &n.to_string()]);
+                    if wrong(*k) {
+                        assert_eq!(r, wt);
+                    } else {
+                        let s = members_of(&model, *k);
+                        let got = sorted(&r);
+                        let want_len = if s.is_empty() {
+                            0
+                        } else if *n < 0 {
+                            n.unsigned_abs() as usize
+                        } else {
+                            (*n as usize).min(s.len())
+                        };
+                        assert_eq!(got.len(), want_len, "{op:?}");
+                        assert!(got.iter().all(|m| s.contains(m)), "{op:?}");
+                        if *n > 0 {
+                            let distinct: BTreeSet<&String> = got.iter().collect();
+                            assert_eq!(distinct.len(), got.len(), "{op:?}");
+                        }
+                    }
+                }
+                Op::Move(src, dst, m) => {
+                    let member = MEMBERS[*m];
+                    let exp = if !model.contains_key(src) && !wrong(*src) {
+                        Reply::Int(0)
+                    } else if wrong(*src) || wrong(*dst) {
+                        wt
+                    } else if src == dst {
+                        Reply::from(members_of(&model, *src).contains(member))
+                    } else if model.get_mut(src).is_some_and(|s| s.members.remove(member)) {
+                        if model[src].members.is_empty() {
+                            model.remove(src);
+                        }
+                        model.entry(*dst).or_default().add(member);
+                        Reply::Int(1)
+                    } else {
+                        Reply::Int(0)
+                    };
+                    assert_eq!(
+                        db.call(["SMOVE", key(*src), key(*dst), member]),
+                        exp,
+                        "{op:?}"
+                    );
+                }
+                Op::Algebra(cmd, keys) => {
+                    let mut args = vec![*cmd];
+                    args.extend(keys.iter().map(|k| key(*k)));
+                    let r = db.call(&args);
+                    if keys.iter().any(|k| wrong(*k)) {
+                        assert_eq!(r, wt, "{op:?}");
+                    } else {
+                        let want = algebra(&model, cmd, keys)
+                            .map(|s| s.members)
+                            .unwrap_or_default();
+                        assert_eq!(sorted(&r), want.into_iter().collect::<Vec<_>>(), "{op:?}");
+                    }
+                }
+                Op::Store(cmd, dst, keys) => {
+                    let mut args = vec![*cmd, key(*dst)];
+                    args.extend(keys.iter().map(|k| key(*k)));
+                    let r = db.call(&args);
+                    if keys.iter().any(|k| wrong(*k)) {
+                        assert_eq!(r, wt, "{op:?}");
+                    } else {
+                        let result = algebra(&model, cmd, keys);
+                        let n = result.as_ref().map_or(0, |s| s.members.len());
+                        assert_eq!(r, Reply::Int(n as i64), "{op:?}");
+                        match result {
+                            Some(s) => {
+                                model.insert(*dst, s);
+                            }
+                            None => {
+                                model.remove(dst);
+                            }
+                        }
+                        if wrong(*dst) {
+                            // The string was replaced or deleted: put one back for later ops.
+                            db.call(["SET", "str", "x"]);
+                            model.remove(dst);
+                        }
+                    }
+                }
+                Op::InterCard(keys, limit) => {
+                    let mut args = vec!["SINTERCARD".to_string(), keys.len().to_string()];
+                    args.extend(keys.iter().map(|k| key(*k).to_string()));
+                    args.extend(["LIMIT".to_string(), limit.to_string()]);
+                    let r = db.call(&args);
+                    if keys.iter().any(|k| wrong(*k)) {
+                        assert_eq!(r, wt, "{op:?}");
+                    } else {
+                        let n =
+                            algebra(&model, "SINTER", keys).map_or(0, |s| s.members.len() as u64);
+                        let n = if *limit > 0 { n.min(*limit) } else { n };
+                        assert_eq!(r, Reply::Int(n as i64), "{op:?}");
+                    }
+                }
+                Op::Scan(k, count) => {
+                    if wrong(*k) {
+                        assert_eq!(db.call(["SSCAN", key(*k), "0"]), wt);
+                    } else {
+                        let mut cursor = "0".to_string();
+                        let mut seen = BTreeSet::new();
+                        loop {
+                            let r =
+                                db.call(["SSCAN", key(*k), &cursor, "COUNT", &count.to_string()]);
+                            let Reply::Array(parts) = r else {
+                                panic!("{r:?}")
+                            };
+                            let [Reply::Bulk(c), items] = &parts[..] else {
+                                panic!("{parts:?}")
+                            };
+                            seen.extend(sorted(items));
+                            cursor = String::from_utf8(c.to_vec()).unwrap();
+                            if cursor == "0" {
+                                break;
+                            }
+                        }
+                        assert_eq!(seen, members_of(&model, *k), "{op:?}");
+                    }
+                }
+            }
+            for (i, name) in KEYS.iter().enumerate() {
+                if *name == "str" {
+                    continue;
+                }
+                let want = model
+                    .get(&i)
+                    .map(|s| if s.table { "hashtable" } else { "intset" });
+                assert_eq!(encoding(&db, name), want, "encoding of {name} after {op:?}");
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn sets_match_a_reference_model(ops in prop::collection::vec(op(), 1..40)) {
+            run(ops);
+        }
+    }
 }

@@ -156,7 +156,7 @@ mod tests {
         let (at, _) = p.iter_at().nth(1).unwrap();
         p.replace_at(at, b"longer value");
         assert_eq!(p.iter().collect::<Vec<_>>(), [&b"a"[..], b"longer value"]);
-        p.replace_at(0 + HEADER, b"");
+        p.replace_at(HEADER, b"");
         assert_eq!(p.iter().collect::<Vec<_>>(), [&b""[..], b"longer value"]);
         let first = p.iter_at().next().unwrap().0;
         p.remove_at(first, 2);
