@@ -78,7 +78,7 @@ pub const RANDOM_COUNT_RANGE: Error = Error::Static(
 /// Not a Redis text: embedis builds replies in memory and refuses a negative
 /// SRANDMEMBER/HRANDFIELD count whose reply would not fit (Redis streams it until OOM).
 pub const RANDOM_COUNT_TOO_LARGE: Error = Error::Static(
-    "ERR count is too large: at most 16777216 random elements can be returned with repetitions",
+    "ERR count is too large: at most 4194304 random elements can be returned with repetitions",
 );
 /// `ERR hash value is not an integer` (HINCRBY on a non-integer value)
 pub const HASH_VALUE_NOT_INTEGER: Error = Error::Static("ERR hash value is not an integer");

@@ -28,7 +28,7 @@ pub fn rng(ctx: &Ctx<'_, '_>) -> SmallRng {
 /// The most elements a random-with-repeats reply (SRANDMEMBER, HRANDFIELD with a negative
 /// count) may hold. Redis has no limit and streams such a reply until memory runs out; here
 /// the reply is built in memory first, so an absurd count is refused instead.
-pub const MAX_RANDOM_REPLY: u64 = 1 << 24;
+pub const MAX_RANDOM_REPLY: u64 = 1 << 22;
 
 /// Reads the count of SRANDMEMBER/HRANDFIELD (ZRANDMEMBER): any integer but `i64::MIN`
 /// (Redis accepts `-LONG_MAX..=LONG_MAX`).
@@ -221,6 +221,11 @@ mod tests {
         );
         assert_eq!(random_count(b"x"), Err(Error::NotInteger));
         assert!(check_repeats(MAX_RANDOM_REPLY).is_ok());
+        assert!(
+            error::RANDOM_COUNT_TOO_LARGE
+                .to_string()
+                .contains(&MAX_RANDOM_REPLY.to_string())
+        );
         assert_eq!(
             check_repeats(MAX_RANDOM_REPLY + 1),
             Err(error::RANDOM_COUNT_TOO_LARGE)
