@@ -26,7 +26,8 @@
 //! - [`reply`]: the reply value type (RESP2/RESP3 shapes without the bytes).
 //! - [`num`]: integers and doubles parsed and formatted exactly like Redis.
 //! - [`clients`]: the registry of connected clients (CLIENT LIST/KILL, INFO clients).
-//! - [`config`], [`stats`]: CONFIG values and INFO counters.
+//! - [`config`], [`stats`]: CONFIG values and INFO counters; [`slowlog`]: SLOWLOG.
+//! - [`glob`]: Redis's glob patterns (KEYS, CONFIG GET, COMMAND LIST).
 
 pub mod api;
 pub mod clients;
@@ -35,9 +36,11 @@ pub mod cmd;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod glob;
 pub mod keyspace;
 pub mod num;
 pub mod reply;
+pub mod slowlog;
 pub mod stats;
 pub mod types;
 
