@@ -3,4 +3,5 @@
 //! API and `Db::call` cannot disagree.
 
 mod keys;
+mod server;
 mod string;

@@ -96,7 +96,7 @@ pub struct CommandData {
     pub acl_categories: &'static Reply,
     /// Tips, as the set COMMAND INFO sends.
     pub tips: &'static Reply,
-    /// Key specs, as the array COMMAND INFO sends.
+    /// Key specs, as the set COMMAND INFO sends.
     pub key_specs_reply: &'static Reply,
     /// Key specs, decoded for GETKEYS.
     pub key_specs: Vec<KeySpec>,
@@ -179,7 +179,8 @@ fn add(map: &mut HashMap<&'static str, CommandData>, info: &'static Reply, docs:
         tips,
         key_specs_reply: specs,
         key_specs: match specs {
-            Reply::Array(s) => s.iter().map(key_spec).collect(),
+            // Redis 7.0 sends key specs as a set.
+            Reply::Set(s) | Reply::Array(s) => s.iter().map(key_spec).collect(),
             _ => Vec::new(),
         },
         docs,

@@ -370,7 +370,7 @@ mod tests {
         assert!(s.wants("cpu") && s.wants("keyspace") && !s.wants("server"));
         let s = Selection::parse(&[b"all"]);
         assert!(s.wants("commandstats"));
-        let s = Selection::parse(&[b"default", b"commandstats"]);
+        let s = Selection::parse(&[b"default".as_slice(), b"commandstats"]);
         assert!(s.wants("commandstats") && s.wants("server"));
         let s = Selection::parse(&[b"module_list"]);
         assert!(s.wants("modules"));
