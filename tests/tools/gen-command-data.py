@@ -79,7 +79,8 @@ def sort_info(info):
     """Sorts the subcommands (last element) of a COMMAND INFO entry by name."""
     kind, items = info
     subs = items[9]
-    items[9] = ("*", sorted((sort_info(s) for s in subs[1]), key=lambda s: text(s[1][0])))
+    # Kept as sent: an empty set when there are none, else an array.
+    items[9] = (subs[0], sorted((sort_info(s) for s in subs[1]), key=lambda s: text(s[1][0])))
     return (kind, items)
 
 

@@ -78,8 +78,13 @@ pub fn info_reply(cmd: CommandRef) -> Reply {
         Reply::Int(spec.step as i64),
         data.map_or(Reply::Set(Vec::new()), |d| d.acl_categories.clone()),
         data.map_or(Reply::Set(Vec::new()), |d| d.tips.clone()),
-        data.map_or(Reply::Array(Vec::new()), |d| d.key_specs_reply.clone()),
-        Reply::Array(subs),
+        data.map_or(Reply::Set(Vec::new()), |d| d.key_specs_reply.clone()),
+        // Redis sends an empty set for a command without subcommands, else an array.
+        if spec.subcommands.is_empty() {
+            Reply::Set(Vec::new())
+        } else {
+            Reply::Array(subs)
+        },
     ])
 }
 

@@ -155,7 +155,7 @@ fn add(map: &mut HashMap<&'static str, CommandData>, info: &'static Reply, docs:
     };
     let Some(name) = text(name) else { return };
     let sub_docs = map_get(docs, "subcommands");
-    if let Reply::Array(subs) = subs {
+    if let Reply::Array(subs) | Reply::Set(subs) = subs {
         for sub in subs {
             let sub_name = match sub {
                 Reply::Array(s) => s.first().and_then(text),

@@ -635,8 +635,6 @@ fn against_reference_redis() {
         "/../../tests/cases/server.txt"
     ))
     .unwrap();
-    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut reader = BufReader::new(conn.try_clone().unwrap());
     fn read_reply(r: &mut impl BufRead, out: &mut Vec<u8>) {
         let mut line = Vec::new();
         r.read_until(b'\n', &mut line).unwrap();
@@ -656,7 +654,7 @@ fn against_reference_redis() {
             _ => {}
         }
     }
-    let mut send = |args: &[Vec<u8>]| -> Vec<u8> {
+    fn send(conn: &mut std::net::TcpStream, args: &[Vec<u8>]) -> Vec<u8> {
         let mut req = format!("*{}\r\n", args.len()).into_bytes();
         for a in args {
             req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
@@ -665,18 +663,20 @@ fn against_reference_redis() {
         }
         conn.write_all(&req).unwrap();
         let mut out = Vec::new();
-        read_reply(&mut reader, &mut out);
+        read_reply(&mut BufReader::new(conn), &mut out);
         out
-    };
+    }
     let db = Db::builder().active_expiry(false).build();
     let mut failures = Vec::new();
     let mut checked = 0;
     for (n, scenario) in cases.split("\n---").enumerate() {
+        // A fresh connection per scenario, like the differential harness.
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         let mut session = db.session();
         session.state.authenticated = true;
         for setup in [&["FLUSHALL"][..], &["HELLO", "2"]] {
             let args: Vec<Vec<u8>> = setup.iter().map(|s| s.as_bytes().to_vec()).collect();
-            send(&args);
+            send(&mut conn, &args);
         }
         session.execute(&[Bytes::from_static(b"FLUSHALL")]);
         session.state.resp = 2;
@@ -697,7 +697,7 @@ fn against_reference_redis() {
                 (directive, cmd)
             };
             let args = split_case_line(cmd);
-            let theirs = send(&args);
+            let theirs = send(&mut conn, &args);
             let ours_reply = if args[0].eq_ignore_ascii_case(b"hello") {
                 // HELLO belongs to the connection family; only the protocol matters here.
                 session.state.resp = if args.get(1).map(|a| a.as_slice()) == Some(b"3") {
