@@ -552,49 +552,89 @@ fn strtoll_strict(s: &[u8]) -> Option<i64> {
 
 /// Every parameter, in the order CONFIG GET lists pattern matches.
 pub static PARAMS: &[Param] = &[
-    param("requirepass", Kind::Str, |c| c.requirepass.clone().unwrap_or_default(), |c, v| {
-        let s = v.text();
-        c.requirepass = (!s.is_empty()).then_some(s);
-    })
+    param(
+        "requirepass",
+        Kind::Str,
+        |c| c.requirepass.clone().unwrap_or_default(),
+        |c, v| {
+            let s = v.text();
+            c.requirepass = (!s.is_empty()).then_some(s);
+        },
+    )
     .sensitive(),
-    param("maxmemory", umemory(0, u64::MAX as i128), |c| c.maxmemory.to_string(), |c, v| {
-        c.maxmemory = v.int() as u64
-    }),
+    param(
+        "maxmemory",
+        umemory(0, u64::MAX as i128),
+        |c| c.maxmemory.to_string(),
+        |c, v| c.maxmemory = v.int() as u64,
+    ),
     param(
         "maxmemory-policy",
         Kind::Enum(MAXMEMORY_POLICIES),
         |c| c.maxmemory_policy.clone(),
         |c, v| c.maxmemory_policy = v.text(),
     ),
-    param("maxmemory-samples", int(1, INT_MAX), |c| c.maxmemory_samples.to_string(), |c, v| {
-        c.maxmemory_samples = v.int() as u32
-    }),
-    param("hz", int(0, INT_MAX), |c| c.hz.to_string(), |c, v| {
-        // A hint, like in Redis: out-of-range values are accepted and capped.
-        c.hz = v.int().clamp(1, 500) as u32
-    }),
-    param("timeout", int(0, INT_MAX), |c| c.timeout.to_string(), |c, v| {
-        c.timeout = v.int() as u64
-    }),
-    param("maxclients", uint(1, u32::MAX as i128), |c| c.maxclients.to_string(), |c, v| {
-        c.maxclients = v.int() as u64
-    }),
-    param("databases", int(1, INT_MAX), |c| c.databases.to_string(), |c, v| {
-        c.databases = v.int() as usize
-    })
+    param(
+        "maxmemory-samples",
+        int(1, INT_MAX),
+        |c| c.maxmemory_samples.to_string(),
+        |c, v| c.maxmemory_samples = v.int() as u32,
+    ),
+    param(
+        "hz",
+        int(0, INT_MAX),
+        |c| c.hz.to_string(),
+        |c, v| {
+            // A hint, like in Redis: out-of-range values are accepted and capped.
+            c.hz = v.int().clamp(1, 500) as u32
+        },
+    ),
+    param(
+        "timeout",
+        int(0, INT_MAX),
+        |c| c.timeout.to_string(),
+        |c, v| c.timeout = v.int() as u64,
+    ),
+    param(
+        "maxclients",
+        uint(1, u32::MAX as i128),
+        |c| c.maxclients.to_string(),
+        |c, v| c.maxclients = v.int() as u64,
+    ),
+    param(
+        "databases",
+        int(1, INT_MAX),
+        |c| c.databases.to_string(),
+        |c, v| c.databases = v.int() as usize,
+    )
     .immutable(),
     // The server binds once at start; changing these at runtime would not be honoured.
-    param("port", int(0, 65535), |c| c.port.to_string(), |c, v| c.port = v.int() as u16).immutable(),
-    param("bind", Kind::Str, |c| c.bind.clone(), |c, v| c.bind = v.text()).immutable(),
+    param(
+        "port",
+        int(0, 65535),
+        |c| c.port.to_string(),
+        |c, v| c.port = v.int() as u16,
+    )
+    .immutable(),
+    param(
+        "bind",
+        Kind::Str,
+        |c| c.bind.clone(),
+        |c, v| c.bind = v.text(),
+    )
+    .immutable(),
     param(
         "slowlog-log-slower-than",
         int(-1, LONG_MAX),
         |c| c.slowlog_log_slower_than.to_string(),
         |c, v| c.slowlog_log_slower_than = v.int() as i64,
     ),
-    param("slowlog-max-len", uint(0, LONG_MAX), |c| c.slowlog_max_len.to_string(), |c, v| {
-        c.slowlog_max_len = v.int() as u64
-    }),
+    param(
+        "slowlog-max-len",
+        uint(0, LONG_MAX),
+        |c| c.slowlog_max_len.to_string(),
+        |c, v| c.slowlog_max_len = v.int() as u64,
+    ),
     param(
         "proto-max-bulk-len",
         memory(MB, LONG_MAX),
@@ -613,12 +653,18 @@ pub static PARAMS: &[Param] = &[
         |c| notify::format(c.notify_flags()),
         |c, v| c.notify_keyspace_events = v.text(),
     ),
-    param("lfu-log-factor", int(0, INT_MAX), |c| c.lfu_log_factor.to_string(), |c, v| {
-        c.lfu_log_factor = v.int() as u32
-    }),
-    param("lfu-decay-time", int(0, INT_MAX), |c| c.lfu_decay_time.to_string(), |c, v| {
-        c.lfu_decay_time = v.int() as u32
-    }),
+    param(
+        "lfu-log-factor",
+        int(0, INT_MAX),
+        |c| c.lfu_log_factor.to_string(),
+        |c, v| c.lfu_log_factor = v.int() as u32,
+    ),
+    param(
+        "lfu-decay-time",
+        int(0, INT_MAX),
+        |c| c.lfu_decay_time.to_string(),
+        |c, v| c.lfu_decay_time = v.int() as u32,
+    ),
     param(
         "busy-reply-threshold",
         int(0, LONG_MAX),
@@ -626,8 +672,18 @@ pub static PARAMS: &[Param] = &[
         |c, v| c.busy_reply_threshold = v.int() as u64,
     )
     .alias("lua-time-limit"),
-    param("save", Kind::Special(check_save), |_| String::new(), |_, _| {}),
-    param("appendonly", Kind::Special(check_appendonly), |_| yes_no(false), |_, _| {}),
+    param(
+        "save",
+        Kind::Special(check_save),
+        |_| String::new(),
+        |_, _| {},
+    ),
+    param(
+        "appendonly",
+        Kind::Special(check_appendonly),
+        |_| yes_no(false),
+        |_, _| {},
+    ),
     param(
         "hash-max-listpack-entries",
         uint(0, LONG_MAX),
@@ -731,7 +787,10 @@ impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ConfigError::Unknown { name } => {
-                write!(f, "Unknown option or number of arguments for CONFIG SET - '{name}'")
+                write!(
+                    f,
+                    "Unknown option or number of arguments for CONFIG SET - '{name}'"
+                )
             }
             ConfigError::Failed { name, reason } => write!(
                 f,
@@ -938,7 +997,10 @@ mod tests {
         // Aliases are separate entries in Redis 7.0: both may be set in one call.
         set(
             &c,
-            &[("hash-max-ziplist-entries", "1"), ("hash-max-listpack-entries", "2")],
+            &[
+                ("hash-max-ziplist-entries", "1"),
+                ("hash-max-listpack-entries", "2"),
+            ],
         )
         .unwrap();
         assert_eq!(c.read(|v| v.hash_max_listpack_entries), 2);

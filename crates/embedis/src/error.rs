@@ -84,12 +84,10 @@ pub const NO_SHUTDOWN_IN_PROGRESS: Error = Error::Static("ERR No shutdown in pro
 /// `ERR Errors trying to SHUTDOWN. Check logs.` (SHUTDOWN SAVE when saving fails)
 pub const SHUTDOWN_FAILED: Error = Error::Static("ERR Errors trying to SHUTDOWN. Check logs.");
 /// SHUTDOWN inside MULTI/EXEC or a script without NOW.
-pub const SHUTDOWN_DENY_BLOCKING: Error = Error::Static(
-    "ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client",
-);
+pub const SHUTDOWN_DENY_BLOCKING: Error =
+    Error::Static("ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client");
 /// `ERR count should be greater than or equal to -1` (SLOWLOG GET)
-pub const SLOWLOG_COUNT: Error =
-    Error::Static("ERR count should be greater than or equal to -1");
+pub const SLOWLOG_COUNT: Error = Error::Static("ERR count should be greater than or equal to -1");
 /// `ERR Invalid command specified` (COMMAND GETKEYS)
 pub const GETKEYS_UNKNOWN_COMMAND: Error = Error::Static("ERR Invalid command specified");
 /// `ERR The command has no key arguments` (COMMAND GETKEYS)

@@ -63,7 +63,8 @@ impl Slowlog {
     pub fn configure(&self, config: &ConfigValues) {
         self.slower_than
             .store(config.slowlog_log_slower_than, Ordering::Relaxed);
-        self.max_len.store(config.slowlog_max_len, Ordering::Relaxed);
+        self.max_len
+            .store(config.slowlog_max_len, Ordering::Relaxed);
         let max = config.slowlog_max_len as usize;
         let mut log = self.log.lock();
         log.entries.truncate(max);
@@ -95,7 +96,13 @@ impl Slowlog {
 
     /// The newest `count` entries.
     pub fn get(&self, count: usize) -> Vec<SlowlogEntry> {
-        self.log.lock().entries.iter().take(count).cloned().collect()
+        self.log
+            .lock()
+            .entries
+            .iter()
+            .take(count)
+            .cloned()
+            .collect()
     }
 
     /// Number of entries.
@@ -211,7 +218,10 @@ mod tests {
 
         let long = "x".repeat(200);
         let kept = entry_args("set", &[b("set"), b("k"), b(&long)]);
-        assert_eq!(kept[2], b(&format!("{}... (72 more bytes)", "x".repeat(128))));
+        assert_eq!(
+            kept[2],
+            b(&format!("{}... (72 more bytes)", "x".repeat(128)))
+        );
     }
 
     #[test]
@@ -220,14 +230,29 @@ mod tests {
         assert_eq!(kept, vec![b("auth"), b("(redacted)"), b("(redacted)")]);
         let kept = entry_args(
             "hello",
-            &[b("hello"), b("3"), b("AUTH"), b("u"), b("p"), b("setname"), b("n")],
+            &[
+                b("hello"),
+                b("3"),
+                b("AUTH"),
+                b("u"),
+                b("p"),
+                b("setname"),
+                b("n"),
+            ],
         );
         assert_eq!(kept[3], b("(redacted)"));
         assert_eq!(kept[4], b("(redacted)"));
         assert_eq!(kept[6], b("n"));
         let kept = entry_args(
             "config|set",
-            &[b("config"), b("set"), b("hz"), b("5"), b("requirepass"), b("pw")],
+            &[
+                b("config"),
+                b("set"),
+                b("hz"),
+                b("5"),
+                b("requirepass"),
+                b("pw"),
+            ],
         );
         assert_eq!(kept[3], b("5"));
         assert_eq!(kept[5], b("(redacted)"));
@@ -235,9 +260,11 @@ mod tests {
 
     #[test]
     fn keeps_newest_first_within_max_len() {
-        let mut cfg = ConfigValues::default();
-        cfg.slowlog_max_len = 2;
-        cfg.slowlog_log_slower_than = 5;
+        let mut cfg = ConfigValues {
+            slowlog_max_len: 2,
+            slowlog_log_slower_than: 5,
+            ..ConfigValues::default()
+        };
         let log = Slowlog::new(&cfg);
         assert!(!log.is_slow(4));
         assert!(log.is_slow(5));

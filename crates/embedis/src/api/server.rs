@@ -62,7 +62,7 @@ impl Db {
     pub fn info(&self, sections: &str) -> String {
         let names: Vec<&str> = sections.split_whitespace().collect();
         let e = self.engine();
-        info_exec(e, e.clock.now_millis(), &InfoSelection::parse(&names))
+        info_exec(e, None, e.clock.now_millis(), &InfoSelection::parse(&names))
     }
 
     /// CONFIG GET: `(name, value)` pairs of the parameters matching the glob patterns.

@@ -45,8 +45,18 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
     CommandSpec::new("info", -1, LOADING | STALE, info::info),
     CommandSpec::new("config", -2, 0, no_subcommand).subs(&[
-        CommandSpec::new("get", -3, ADMIN | NOSCRIPT | LOADING | STALE, config_cmd::get),
-        CommandSpec::new("set", -4, ADMIN | NOSCRIPT | LOADING | STALE, config_cmd::set),
+        CommandSpec::new(
+            "get",
+            -3,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            config_cmd::get,
+        ),
+        CommandSpec::new(
+            "set",
+            -4,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            config_cmd::set,
+        ),
         CommandSpec::new(
             "resetstat",
             2,
@@ -240,7 +250,9 @@ fn shutdown(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
         // save fails. FORCE shuts down anyway.
         return Err(error::SHUTDOWN_FAILED);
     }
-    ctx.engine().shutdown_requested.store(true, Ordering::SeqCst);
+    ctx.engine()
+        .shutdown_requested
+        .store(true, Ordering::SeqCst);
     // Redis exits without replying: the connection just closes.
     ctx.client.reply_mode = ReplyMode::Skipping;
     ctx.client.close_after_reply = true;

@@ -96,7 +96,12 @@ pub fn docs_reply(cmd: CommandRef) -> Reply {
         return Reply::Map(
             ["summary", "since", "group", "complexity"]
                 .iter()
-                .map(|k| (Reply::bulk(k), Reply::bulk(if *k == "group" { "server" } else { "" })))
+                .map(|k| {
+                    (
+                        Reply::bulk(k),
+                        Reply::bulk(if *k == "group" { "server" } else { "" }),
+                    )
+                })
                 .collect(),
         );
     };

@@ -313,7 +313,10 @@ mod tests {
         // Redis 7.0.15: 240 commands; with subcommands, 380.
         assert!(all().count() > 350, "{}", all().count());
         let get = lookup("get").unwrap();
-        assert_eq!((get.arity, get.first_key, get.last_key, get.step), (2, 1, 1, 1));
+        assert_eq!(
+            (get.arity, get.first_key, get.last_key, get.step),
+            (2, 1, 1, 1)
+        );
         assert_eq!(get.flags, vec!["readonly", "fast"]);
         assert_eq!(
             get.key_specs,
@@ -329,10 +332,7 @@ mod tests {
         );
         let list = lookup("client|list").unwrap();
         assert_eq!(list.arity, -2);
-        assert_eq!(
-            map_get(list.docs, "since").and_then(text),
-            Some("2.4.0")
-        );
+        assert_eq!(map_get(list.docs, "since").and_then(text), Some("2.4.0"));
     }
 
     #[test]
@@ -363,6 +363,10 @@ mod tests {
             }
         );
         let sort = lookup("sort").unwrap();
-        assert!(sort.key_specs.iter().any(|s| s.begin == BeginSearch::Unknown));
+        assert!(
+            sort.key_specs
+                .iter()
+                .any(|s| s.begin == BeginSearch::Unknown)
+        );
     }
 }

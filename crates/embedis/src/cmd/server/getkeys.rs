@@ -449,7 +449,10 @@ mod tests {
     #[test]
     fn finders_match_redis() {
         let pos = |v: Vec<KeyRef>| v.iter().map(|k| k.pos).collect::<Vec<_>>();
-        assert_eq!(pos(finder("sort", &args("sort k store d")).unwrap()), vec![1, 3]);
+        assert_eq!(
+            pos(finder("sort", &args("sort k store d")).unwrap()),
+            vec![1, 3]
+        );
         assert_eq!(
             pos(finder("sort", &args("sort k limit 0 1 store d")).unwrap()),
             vec![1, 6]

@@ -13,6 +13,7 @@ use super::memory::{self, ScanWhat};
 use crate::cmd::{Ctx, table};
 use crate::db::Engine;
 use crate::error::Result;
+use crate::keyspace::Access;
 use crate::reply::Reply;
 
 /// The Redis version INFO and HELLO report: the one whose behaviour embedis follows.
@@ -78,20 +79,30 @@ impl Selection {
 }
 
 pub(super) fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
-    let text = info_exec(ctx.engine(), ctx.now_ms(), &Selection::parse(&args[1..]));
+    let now = ctx.now_ms();
+    let sel = Selection::parse(&args[1..]);
+    let text = info_exec(ctx.engine, ctx.held.as_deref_mut(), now, &sel);
     Ok(Reply::Verbatim(Bytes::from(text)))
 }
 
-/// The INFO text for `sel` at time `now_ms`.
-pub fn info_exec(engine: &Engine, now_ms: u64, sel: &Selection) -> String {
+/// The INFO text for `sel` at time `now_ms`; `held` is the all-shards lock when running
+/// inside EXEC or a script.
+pub fn info_exec(
+    engine: &Engine,
+    held: Option<&mut Access<'_>>,
+    now_ms: u64,
+    sel: &Selection,
+) -> String {
     let mut out = String::new();
     let scan_what = ScanWhat {
         memory: sel.wants("memory"),
         ttl: sel.wants("keyspace"),
     };
-    let usage = (scan_what.memory || scan_what.ttl)
-        .then(|| memory::scan(engine, now_ms, scan_what))
-        .unwrap_or_default();
+    let usage = if scan_what.memory || scan_what.ttl {
+        memory::scan(engine, held, now_ms, scan_what)
+    } else {
+        Vec::new()
+    };
     for (name, _) in SECTIONS {
         if !sel.wants(name) {
             continue;

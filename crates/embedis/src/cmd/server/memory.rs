@@ -17,7 +17,7 @@ use crate::cmd::Ctx;
 use crate::cmd::args::{Args, int, is};
 use crate::db::Engine;
 use crate::error::{Error, Result};
-use crate::keyspace::{Access, Entry, SHARDS};
+use crate::keyspace::{Access, Entry, SHARDS, Table};
 use crate::reply::Reply;
 
 /// What a scan found in one logical database.
@@ -57,38 +57,57 @@ pub struct ScanWhat {
     pub ttl: bool,
 }
 
-/// Walks the keyspace shard by shard; one [`DbUsage`] per logical database.
-pub fn scan(engine: &Engine, now_ms: u64, what: ScanWhat) -> Vec<DbUsage> {
+/// Walks the keyspace; one [`DbUsage`] per logical database. With `held` (the all-shards lock
+/// of EXEC or a script) it reads through that lock; otherwise it locks one shard at a time.
+pub fn scan(
+    engine: &Engine,
+    held: Option<&mut Access<'_>>,
+    now_ms: u64,
+    what: ScanWhat,
+) -> Vec<DbUsage> {
     let dbs = engine.keyspace.databases();
     let mut out = vec![DbUsage::default(); dbs];
-    for idx in 0..SHARDS {
-        let mut a = engine.keyspace.lock_shard(idx, &engine.stats, now_ms);
-        for (db, usage) in out.iter_mut().enumerate() {
-            let t = a.shard_table(idx, db);
-            let len = t.len() as u64;
-            usage.keys += len;
-            usage.expires += t.volatile_len() as u64;
-            if what.memory {
-                // Entries live inside the table's buckets: count them once, as dataset.
-                let inline = t.len() * std::mem::size_of::<Entry>();
-                usage.overhead += t.overhead_bytes().saturating_sub(inline) as u64;
-            }
-            let want_ttl = what.ttl && t.volatile_len() > 0;
-            if !what.memory && !want_ttl {
-                continue;
-            }
-            for e in t.iter() {
-                if what.memory {
-                    usage.dataset += e.memory_usage() as u64;
+    match held {
+        Some(a) => {
+            for idx in 0..SHARDS {
+                for (db, usage) in out.iter_mut().enumerate() {
+                    add_table(usage, a.shard_table(idx, db), now_ms, what);
                 }
-                if want_ttl && let Some(at) = e.expire_at().filter(|&at| at > now_ms) {
-                    usage.ttl_sum += u128::from(at - now_ms);
-                    usage.ttl_count += 1;
+            }
+        }
+        None => {
+            for idx in 0..SHARDS {
+                let mut a = engine.keyspace.lock_shard(idx, &engine.stats, now_ms);
+                for (db, usage) in out.iter_mut().enumerate() {
+                    add_table(usage, a.shard_table(idx, db), now_ms, what);
                 }
             }
         }
     }
     out
+}
+
+fn add_table(usage: &mut DbUsage, t: &Table, now_ms: u64, what: ScanWhat) {
+    usage.keys += t.len() as u64;
+    usage.expires += t.volatile_len() as u64;
+    if what.memory {
+        // Entries live inside the table's buckets: count them once, as dataset.
+        let inline = t.len() * std::mem::size_of::<Entry>();
+        usage.overhead += t.overhead_bytes().saturating_sub(inline) as u64;
+    }
+    let want_ttl = what.ttl && t.volatile_len() > 0;
+    if !what.memory && !want_ttl {
+        return;
+    }
+    for e in t.iter() {
+        if what.memory {
+            usage.dataset += e.memory_usage() as u64;
+        }
+        if want_ttl && let Some(at) = e.expire_at().filter(|&at| at > now_ms) {
+            usage.ttl_sum += u128::from(at - now_ms);
+            usage.ttl_count += 1;
+        }
+    }
 }
 
 /// Bytes used by the keyspace: `(dataset, overhead)` summed over databases.
@@ -159,14 +178,12 @@ pub(super) fn usage(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 pub(super) fn stats(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> Result<Reply> {
-    let usage = scan(
-        ctx.engine(),
-        ctx.now_ms(),
-        ScanWhat {
-            memory: true,
-            ttl: false,
-        },
-    );
+    let now = ctx.now_ms();
+    let what = ScanWhat {
+        memory: true,
+        ttl: false,
+    };
+    let usage = scan(ctx.engine, ctx.held.as_deref_mut(), now, what);
     let (dataset, overhead) = used_memory(&usage);
     let total = dataset + overhead;
     let keys: u64 = usage.iter().map(|u| u.keys).sum();
@@ -181,7 +198,7 @@ pub(super) fn stats(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> Result<Reply> {
             )]),
         ));
     }
-    let per_key = if keys == 0 { 0 } else { total / keys };
+    let per_key = total.checked_div(keys).unwrap_or(0);
     let dataset_pct = if total == 0 {
         0.0
     } else {

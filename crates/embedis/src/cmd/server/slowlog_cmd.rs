@@ -26,13 +26,7 @@ const HELP: &[&str] = &[
 
 /// Records a command that ran `usec` microseconds (dispatch calls this when the slow log
 /// says it is slow).
-pub fn log_slow(
-    engine: &Engine,
-    client: &ClientState,
-    cmd: CommandRef,
-    args: &[Bytes],
-    usec: u64,
-) {
+pub fn log_slow(engine: &Engine, client: &ClientState, cmd: CommandRef, args: &[Bytes], usec: u64) {
     let addr = client
         .conn
         .as_ref()

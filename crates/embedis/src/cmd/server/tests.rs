@@ -265,9 +265,18 @@ fn getkeys_like_redis() {
     );
     for (cmd, e) in [
         ("COMMAND GETKEYS nosuch a", "ERR Invalid command specified"),
-        ("COMMAND GETKEYS config nosuch", "ERR Invalid command specified"),
-        ("COMMAND GETKEYS ping x", "ERR The command has no key arguments"),
-        ("COMMAND GETKEYS config get x", "ERR The command has no key arguments"),
+        (
+            "COMMAND GETKEYS config nosuch",
+            "ERR Invalid command specified",
+        ),
+        (
+            "COMMAND GETKEYS ping x",
+            "ERR The command has no key arguments",
+        ),
+        (
+            "COMMAND GETKEYS config get x",
+            "ERR The command has no key arguments",
+        ),
         (
             "COMMAND GETKEYS get a b",
             "ERR Invalid number of arguments specified for command",
@@ -289,12 +298,15 @@ fn getkeys_like_redis() {
 fn config_get_like_redis() {
     let db = db();
     let get = |c: &str| resp_string(&call(&db, c), 2);
-    assert_eq!(get("CONFIG GET maxmemory"), "*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n");
-    assert_eq!(get("CONFIG GET MAXMEMORY"), "*2\r\n$9\r\nMAXMEMORY\r\n$1\r\n0\r\n");
     assert_eq!(
-        get("CONFIG GET hz HZ h?"),
-        "*2\r\n$2\r\nhz\r\n$2\r\n10\r\n"
+        get("CONFIG GET maxmemory"),
+        "*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n"
     );
+    assert_eq!(
+        get("CONFIG GET MAXMEMORY"),
+        "*2\r\n$9\r\nMAXMEMORY\r\n$1\r\n0\r\n"
+    );
+    assert_eq!(get("CONFIG GET hz HZ h?"), "*2\r\n$2\r\nhz\r\n$2\r\n10\r\n");
     assert_eq!(get("CONFIG GET nosuch"), "*0\r\n");
     assert_eq!(
         resp_string(&call(&db, "CONFIG GET hz"), 3),
@@ -336,7 +348,13 @@ fn config_get_like_redis() {
 #[test]
 fn config_set_like_redis() {
     let db = db();
-    assert_eq!(call(&db, "CONFIG SET maxmemory 100mb maxmemory-policy ALLKEYS-LRU"), Reply::Ok);
+    assert_eq!(
+        call(
+            &db,
+            "CONFIG SET maxmemory 100mb maxmemory-policy ALLKEYS-LRU"
+        ),
+        Reply::Ok
+    );
     assert_eq!(
         db.config_get(&["maxmemory", "maxmemory-policy"]),
         vec![
@@ -480,7 +498,10 @@ fn memory_usage_and_stats() {
             "MEMORY USAGE",
             "ERR wrong number of arguments for 'memory|usage' command",
         ),
-        ("MEMORY DOCTOR", "ERR unknown subcommand 'DOCTOR'. Try MEMORY HELP."),
+        (
+            "MEMORY DOCTOR",
+            "ERR unknown subcommand 'DOCTOR'. Try MEMORY HELP.",
+        ),
     ] {
         assert_eq!(err(call(&db, c)), e, "{c}");
     }
@@ -602,7 +623,10 @@ fn time_role_shutdown() {
         ("SHUTDOWN NOSAVE SAVE", "ERR syntax error"),
         ("SHUTDOWN ABORT NOW", "ERR syntax error"),
         ("SHUTDOWN ABORT", "ERR No shutdown in progress."),
-        ("SHUTDOWN SAVE", "ERR Errors trying to SHUTDOWN. Check logs."),
+        (
+            "SHUTDOWN SAVE",
+            "ERR Errors trying to SHUTDOWN. Check logs.",
+        ),
     ] {
         assert_eq!(err(call(&db, c)), e, "{c}");
     }
@@ -614,7 +638,10 @@ fn time_role_shutdown() {
     assert!(!flag());
     let mut s: Session = db.session();
     s.state.authenticated = true;
-    s.execute(&[Bytes::from_static(b"shutdown"), Bytes::from_static(b"nosave")]);
+    s.execute(&[
+        Bytes::from_static(b"shutdown"),
+        Bytes::from_static(b"nosave"),
+    ]);
     assert!(flag() && s.state.close_after_reply);
     assert_eq!(s.state.reply_mode, ReplyMode::Skipping);
 }
@@ -832,4 +859,42 @@ fn shape(b: &[u8]) -> (u8, Option<usize>) {
         Tree::Agg(k, v) => (k, Some(v.len())),
         Tree::Leaf(l) => (l[0], None),
     }
+}
+
+/// Inside EXEC or a script every shard is already locked: INFO and MEMORY STATS must read
+/// through that lock instead of locking again.
+#[test]
+fn works_under_the_exec_lock() {
+    let db = db();
+    call(&db, "SET a 1");
+    let e = db.engine();
+    let mut a = e.keyspace.lock_all(&e.stats, 0, e.clock.now_millis());
+    let mut client = crate::ClientState::new(e);
+    for cmd in [
+        "INFO",
+        "INFO keyspace",
+        "MEMORY STATS",
+        "DBSIZE",
+        "MEMORY USAGE a",
+    ] {
+        let args: Vec<Bytes> = cmd
+            .split(' ')
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect();
+        let c = table().resolve(&args).unwrap();
+        let r = crate::db::run(e, &mut client, c, &args, Some(&mut a));
+        assert!(!r.is_error(), "{cmd}: {r:?}");
+    }
+    let c = table().resolve(&[Bytes::from_static(b"SHUTDOWN")]).unwrap();
+    let r = crate::db::run(
+        e,
+        &mut client,
+        c,
+        &[Bytes::from_static(b"SHUTDOWN")],
+        Some(&mut a),
+    );
+    assert_eq!(
+        err(r),
+        "ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client"
+    );
 }
