@@ -387,6 +387,11 @@ impl Param {
         self
     }
 
+    /// The default value, as CONFIG GET shows it.
+    pub fn default_text(&self) -> String {
+        (self.get)(&ConfigValues::default())
+    }
+
     /// Parses and checks a value with Redis's rules and error reasons.
     pub fn parse(&self, value: &[u8]) -> Result<Parsed, Cow<'static, str>> {
         match self.kind {
@@ -1043,6 +1048,20 @@ mod tests {
                 .ends_with("argument must be 'yes' or 'no'")
         );
         assert!(set(&c, &[("appendonly", "yes")]).is_err());
+    }
+
+    #[test]
+    fn every_default_parses_back_to_itself() {
+        for p in PARAMS {
+            let text = p.default_text();
+            let mut v = ConfigValues::default();
+            let parsed = p
+                .parse(text.as_bytes())
+                .unwrap_or_else(|e| panic!("{}: {e}", p.name));
+            (p.set)(&mut v, parsed);
+            assert_eq!((p.get)(&v), text, "{}", p.name);
+            assert_eq!(lookup(p.name.as_bytes()).map(|(q, _)| q.name), Some(p.name));
+        }
     }
 
     #[test]
