@@ -222,18 +222,21 @@ fn memory_section(out: &mut String, engine: &Engine, usage: &[memory::DbUsage]) 
 
 /// Resident set size of the process (Linux), in bytes.
 fn process_rss() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // The kernel's page size; 4 KiB on every platform embedis targets without libc.
-    Some(pages * 4096)
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    kb_field(&status, "VmRSS:")
+}
+
+/// A `Name:   1234 kB` line of a /proc file, in bytes.
+fn kb_field(text: &str, name: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with(name))?;
+    let kb: u64 = line[name.len()..].split_whitespace().next()?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// Physical memory of the machine (Linux), in bytes.
 fn system_memory() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    kb_field(&meminfo, "MemTotal:")
 }
 
 fn persistence(out: &mut String, engine: &Engine) {
