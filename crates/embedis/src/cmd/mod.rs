@@ -12,6 +12,7 @@
 pub mod args;
 pub mod bitmap;
 pub mod connection;
+pub mod embedis;
 pub mod keys;
 pub mod server;
 pub mod string;
@@ -172,6 +173,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
+    embedis::COMMANDS,
 ];
 
 /// A resolved command: its row, its full name (`client|list`) and its index for statistics.
