@@ -192,8 +192,7 @@ impl ServerConfig {
             "io-threads" => self.io_threads = Some(int(value, 1, 1024)? as usize),
             "loglevel" => {
                 let level = value.to_ascii_lowercase();
-                if !["debug", "verbose", "notice", "warning", "nothing"].contains(&level.as_str())
-                {
+                if !["debug", "verbose", "notice", "warning", "nothing"].contains(&level.as_str()) {
                     return Err(
                         "argument(s) must be one of the following: debug, verbose, notice, warning, nothing"
                             .into(),
@@ -239,7 +238,9 @@ fn int(value: &str, min: u64, max: u64) -> Result<u64, String> {
         .parse()
         .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
     if n < min as i64 || n as u64 > max {
-        return Err(format!("argument must be between {min} and {max} inclusive"));
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
     }
     Ok(n as u64)
 }

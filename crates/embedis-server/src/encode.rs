@@ -143,7 +143,11 @@ mod tests {
     }
 
     fn same(r: Reply, expected: &str) {
-        assert_eq!(both(&r), (expected.to_string(), expected.to_string()), "{r:?}");
+        assert_eq!(
+            both(&r),
+            (expected.to_string(), expected.to_string()),
+            "{r:?}"
+        );
     }
 
     fn differ(r: Reply, resp2: &str, resp3: &str) {
@@ -163,7 +167,10 @@ mod tests {
             Reply::Error(Error::WrongType),
             "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
         );
-        same(Reply::Error(Error::formatted("ERR a\r\nb".into())), "-ERR a  b\r\n");
+        same(
+            Reply::Error(Error::formatted("ERR a\r\nb".into())),
+            "-ERR a  b\r\n",
+        );
     }
 
     #[test]
@@ -211,7 +218,11 @@ mod tests {
         );
         differ(Reply::Double(3.0), "$1\r\n3\r\n", ",3\r\n");
         differ(Reply::Double(f64::INFINITY), "$3\r\ninf\r\n", ",inf\r\n");
-        differ(Reply::Double(f64::NEG_INFINITY), "$4\r\n-inf\r\n", ",-inf\r\n");
+        differ(
+            Reply::Double(f64::NEG_INFINITY),
+            "$4\r\n-inf\r\n",
+            ",-inf\r\n",
+        );
         differ(Reply::Double(1e20), "$5\r\n1e+20\r\n", ",1e+20\r\n");
     }
 
@@ -224,6 +235,10 @@ mod tests {
             "$5\r\nid=1\n\r\n",
             "=9\r\ntxt:id=1\n\r\n",
         );
-        differ(Reply::Verbatim(Bytes::new()), "$0\r\n\r\n", "=4\r\ntxt:\r\n");
+        differ(
+            Reply::Verbatim(Bytes::new()),
+            "$0\r\n\r\n",
+            "=4\r\ntxt:\r\n",
+        );
     }
 }

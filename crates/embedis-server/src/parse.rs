@@ -255,8 +255,7 @@ impl RequestParser {
                     if len > UNAUTH_MAX_BULK && !limits.authenticated {
                         return Err(ProtocolError::UnauthenticatedBulkLength);
                     }
-                    let len =
-                        usize::try_from(len).map_err(|_| ProtocolError::InvalidBulkLength)?;
+                    let len = usize::try_from(len).map_err(|_| ProtocolError::InvalidBulkLength)?;
                     buf.advance(eol + 2);
                     self.scanned = 0;
                     self.state = State::Bulk { left, len };
@@ -438,7 +437,11 @@ mod tests {
 
     /// Feeds `input` in pieces of the given sizes (cycling), collecting requests until the
     /// input is used up or an error occurs.
-    fn feed(input: &[u8], sizes: &[usize], limits: Limits) -> (Vec<Vec<Bytes>>, Option<ProtocolError>) {
+    fn feed(
+        input: &[u8],
+        sizes: &[usize],
+        limits: Limits,
+    ) -> (Vec<Vec<Bytes>>, Option<ProtocolError>) {
         let mut p = RequestParser::new();
         let mut buf = BytesMut::new();
         let mut out = Vec::new();
@@ -480,7 +483,8 @@ mod tests {
 
     #[test]
     fn multibulk_and_inline_requests() {
-        let (reqs, err) = whole(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\nSET a b\n*0\r\n*-1\r\n\r\n  \r\n");
+        let (reqs, err) =
+            whole(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\nSET a b\n*0\r\n*-1\r\n\r\n  \r\n");
         assert_eq!(err, None);
         assert_eq!(
             strs(&reqs),
@@ -502,7 +506,10 @@ mod tests {
             let mut got = Vec::new();
             for part in [a, b] {
                 buf.extend_from_slice(part);
-                while p.next_request(&mut buf, Limits::default(), &mut out).unwrap() {
+                while p
+                    .next_request(&mut buf, Limits::default(), &mut out)
+                    .unwrap()
+                {
                     got.push(out.clone());
                 }
             }
@@ -516,18 +523,54 @@ mod tests {
     #[test]
     fn errors_have_redis_texts() {
         let cases: &[(&[u8], &str)] = &[
-            (b"*x\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
-            (b"*01\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
-            (b"*-0\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
-            (b"*2147483648\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
-            (b"*1\r\n$-1\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
-            (b"*1\r\n$04\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
-            (b"*1\r\n$536870913\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
-            (b"*1\r\n%3\r\n", "-ERR Protocol error: expected '$', got '%'\r\n"),
-            (b"*1\r\n\r\n", "-ERR Protocol error: expected '$', got ' '\r\n"),
-            (b"PING \"a\r\n", "-ERR Protocol error: unbalanced quotes in request\r\n"),
-            (b"PING \"a\"b\r\n", "-ERR Protocol error: unbalanced quotes in request\r\n"),
-            (b"PING 'a\\'\r\n", "-ERR Protocol error: unbalanced quotes in request\r\n"),
+            (
+                b"*x\r\n",
+                "-ERR Protocol error: invalid multibulk length\r\n",
+            ),
+            (
+                b"*01\r\n",
+                "-ERR Protocol error: invalid multibulk length\r\n",
+            ),
+            (
+                b"*-0\r\n",
+                "-ERR Protocol error: invalid multibulk length\r\n",
+            ),
+            (
+                b"*2147483648\r\n",
+                "-ERR Protocol error: invalid multibulk length\r\n",
+            ),
+            (
+                b"*1\r\n$-1\r\n",
+                "-ERR Protocol error: invalid bulk length\r\n",
+            ),
+            (
+                b"*1\r\n$04\r\n",
+                "-ERR Protocol error: invalid bulk length\r\n",
+            ),
+            (
+                b"*1\r\n$536870913\r\n",
+                "-ERR Protocol error: invalid bulk length\r\n",
+            ),
+            (
+                b"*1\r\n%3\r\n",
+                "-ERR Protocol error: expected '$', got '%'\r\n",
+            ),
+            (
+                b"*1\r\n\r\n",
+                "-ERR Protocol error: expected '$', got ' '\r\n",
+            ),
+            (
+                b"PING \"a\r\n",
+                "-ERR Protocol error: unbalanced quotes in request\r\n",
+            ),
+            (
+                b"PING \"a\"b\r\n",
+                "-ERR Protocol error: unbalanced quotes in request\r\n",
+            ),
+            (
+                b"PING 'a\\'\r\n",
+                "-ERR Protocol error: unbalanced quotes in request\r\n",
+            ),
         ];
         for (input, text) in cases {
             let (_, err) = whole(input);
@@ -612,7 +655,10 @@ mod tests {
     #[test]
     fn inline_quoting_like_sdssplitargs() {
         let split = |s: &[u8]| split_inline(s).map(|v| strs(&[v]).remove(0));
-        assert_eq!(split(b"  a  b\tc "), Some(vec!["a".into(), "b".into(), "c".into()]));
+        assert_eq!(
+            split(b"  a  b\tc "),
+            Some(vec!["a".into(), "b".into(), "c".into()])
+        );
         assert_eq!(
             split(br#"PING "\x41\n\q\x4g\a\b\t\r\"\\""#).unwrap()[1].as_bytes(),
             b"A\nqx4g\x07\x08\t\r\"\\"
@@ -646,7 +692,9 @@ mod tests {
             let n = 1000.min(input.len() - pos).min(buf.capacity() - buf.len());
             buf.extend_from_slice(&input[pos..pos + n]);
             pos += n;
-            if p.next_request(&mut buf, Limits::default(), &mut out).unwrap() {
+            if p.next_request(&mut buf, Limits::default(), &mut out)
+                .unwrap()
+            {
                 done = true;
             }
         }
@@ -663,17 +711,26 @@ mod tests {
         let mut buf = BytesMut::new();
         let mut out = Vec::new();
         buf.extend_from_slice(format!("*1\r\n${len}\r\n").as_bytes());
-        assert!(!p.next_request(&mut buf, Limits::default(), &mut out).unwrap());
+        assert!(
+            !p.next_request(&mut buf, Limits::default(), &mut out)
+                .unwrap()
+        );
         let chunk = vec![b'x'; 4096];
         let mut sent = 0;
         while sent < len {
             p.reserve(&mut buf);
             buf.extend_from_slice(&chunk);
             sent += chunk.len();
-            assert!(!p.next_request(&mut buf, Limits::default(), &mut out).unwrap());
+            assert!(
+                !p.next_request(&mut buf, Limits::default(), &mut out)
+                    .unwrap()
+            );
         }
         buf.extend_from_slice(b"\r\n");
-        assert!(p.next_request(&mut buf, Limits::default(), &mut out).unwrap());
+        assert!(
+            p.next_request(&mut buf, Limits::default(), &mut out)
+                .unwrap()
+        );
         assert_eq!(out[0].len(), len);
     }
 }

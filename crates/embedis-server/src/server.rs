@@ -165,7 +165,10 @@ fn bind(bind: &str, port: u16) -> io::Result<Vec<StdListener>> {
             .to_socket_addrs()
             .and_then(|mut a| {
                 a.next().ok_or_else(|| {
-                    io::Error::new(io::ErrorKind::InvalidInput, format!("no address for {host}"))
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("no address for {host}"),
+                    )
                 })
             })
             .and_then(StdListener::bind)

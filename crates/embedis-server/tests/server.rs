@@ -53,7 +53,10 @@ impl Client {
             if let Some(end) = frame_end(&self.buf, 0) {
                 return self.buf.drain(..end).collect();
             }
-            assert!(self.fill() > 0, "connection closed while waiting for a reply");
+            assert!(
+                self.fill() > 0,
+                "connection closed while waiting for a reply"
+            );
         }
     }
 
@@ -62,7 +65,10 @@ impl Client {
         let mut chunk = [0u8; 1024];
         match self.stream.read(&mut chunk) {
             Ok(0) => true,
-            Ok(n) => panic!("unexpected bytes: {:?}", String::from_utf8_lossy(&chunk[..n])),
+            Ok(n) => panic!(
+                "unexpected bytes: {:?}",
+                String::from_utf8_lossy(&chunk[..n])
+            ),
             Err(e) if e.kind() == ErrorKind::ConnectionReset => true,
             Err(e) => panic!("still open: {e}"),
         }
@@ -153,11 +159,20 @@ fn hello_switches_encodings() {
     let mut c = Client::connect(&server);
     assert_eq!(text(&c.cmd(&["GET", "missing"])), "$-1\r\n");
     let hello = text(&c.cmd(&["HELLO", "3"]));
-    assert!(hello.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n"), "{hello}");
-    assert!(hello.contains("$7\r\nversion\r\n$6\r\n7.0.15\r\n"), "{hello}");
+    assert!(
+        hello.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n"),
+        "{hello}"
+    );
+    assert!(
+        hello.contains("$7\r\nversion\r\n$6\r\n7.0.15\r\n"),
+        "{hello}"
+    );
     assert_eq!(text(&c.cmd(&["GET", "missing"])), "_\r\n");
     let info = text(&c.cmd(&["CLIENT", "INFO"]));
-    assert!(info.starts_with('=') && info.contains("\r\ntxt:id="), "{info}");
+    assert!(
+        info.starts_with('=') && info.contains("\r\ntxt:id="),
+        "{info}"
+    );
     assert!(info.contains(" resp=3\n"), "{info}");
     assert!(text(&c.cmd(&["HELLO", "2"])).starts_with("*14\r\n"));
     assert_eq!(text(&c.cmd(&["GET", "missing"])), "$-1\r\n");
@@ -213,7 +228,10 @@ fn client_kill_closes_the_victim_promptly() {
     let mut victim = Client::connect(&server);
     let id = text(&victim.cmd(&["CLIENT", "ID"]));
     let id = id.trim_start_matches(':').trim_end().to_string();
-    assert_eq!(text(&victim.cmd(&["CLIENT", "SETNAME", "victim"])), "+OK\r\n");
+    assert_eq!(
+        text(&victim.cmd(&["CLIENT", "SETNAME", "victim"])),
+        "+OK\r\n"
+    );
     let mut killer = Client::connect(&server);
     let list = text(&killer.cmd(&["CLIENT", "LIST"]));
     assert!(list.contains("name=victim"), "{list}");
@@ -318,7 +336,9 @@ fn maxclients_refuses_with_redis_error() {
 fn client_reply_off_and_skip() {
     let server = start(&[]);
     let mut c = Client::connect(&server);
-    c.send(b"CLIENT REPLY OFF\r\nPING\r\nCLIENT REPLY ON\r\nCLIENT REPLY SKIP\r\nPING\r\nECHO x\r\n");
+    c.send(
+        b"CLIENT REPLY OFF\r\nPING\r\nCLIENT REPLY ON\r\nCLIENT REPLY SKIP\r\nPING\r\nECHO x\r\n",
+    );
     assert_eq!(text(&c.frame()), "+OK\r\n");
     assert_eq!(text(&c.frame()), "$1\r\nx\r\n");
 }
@@ -327,7 +347,9 @@ fn client_reply_off_and_skip() {
 fn large_values_in_small_writes() {
     let server = start(&[]);
     let mut c = Client::connect(&server);
-    let value: String = (0..3_000_000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    let value: String = (0..3_000_000)
+        .map(|i| (b'a' + (i % 26) as u8) as char)
+        .collect();
     let req = encode_cmd(&["SET", "big", &value]);
     for chunk in req.chunks(7919) {
         c.send(chunk);

@@ -80,9 +80,8 @@ pub const BAD_CLIENT_NAME: Error =
     Error::Static("ERR Client names cannot contain spaces, newlines or special characters.");
 /// `ERR value is out of range, value must between -2147483648 and 2147483647` (Redis's
 /// `getIntFromObjectOrReply`, e.g. SELECT)
-pub const NOT_C_INT: Error = Error::Static(
-    "ERR value is out of range, value must between -2147483648 and 2147483647",
-);
+pub const NOT_C_INT: Error =
+    Error::Static("ERR value is out of range, value must between -2147483648 and 2147483647");
 /// `NOPROTO unsupported protocol version` (HELLO)
 pub const NOPROTO: Error = Error::Static("NOPROTO unsupported protocol version");
 /// `ERR Protocol version is not an integer or out of range` (HELLO)

@@ -340,11 +340,11 @@ impl Line<'_> {
             line.extend_from_slice(n);
         }
         let mut s = String::with_capacity(256);
-        let _ = write!(
+        let _ = writeln!(
             s,
             " age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} \
              argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} \
-             cmd={} user=default redir=-1 resp={}\n",
+             cmd={} user=default redir=-1 resp={}",
             now_ms.saturating_sub(created) / 1000,
             self.idle_ms / 1000,
             flags,
@@ -363,7 +363,11 @@ impl Line<'_> {
             omem,
             tot_mem,
             if obl > 0 { "rw" } else { "r" },
-            if self.cmd.is_empty() { "NULL" } else { self.cmd },
+            if self.cmd.is_empty() {
+                "NULL"
+            } else {
+                self.cmd
+            },
             self.resp,
         );
         line.extend_from_slice(s.as_bytes());
@@ -625,7 +629,10 @@ mod tests {
     fn auth_flow_with_requirepass() {
         let db = Db::builder().requirepass("secret").build();
         let mut s = db.session();
-        assert_eq!(err(call(&mut s, &["PING"])), "NOAUTH Authentication required.");
+        assert_eq!(
+            err(call(&mut s, &["PING"])),
+            "NOAUTH Authentication required."
+        );
         assert_eq!(
             err(call(&mut s, &["HELLO", "3"])),
             error::HELLO_NOAUTH.to_string()
@@ -659,7 +666,10 @@ mod tests {
             error::AUTH_NOT_CONFIGURED.to_string()
         );
         assert_eq!(call(&mut s, &["AUTH", "default", "anything"]), Reply::Ok);
-        assert_eq!(err(call(&mut s, &["AUTH", "a", "b", "c"])), "ERR syntax error");
+        assert_eq!(
+            err(call(&mut s, &["AUTH", "a", "b", "c"])),
+            "ERR syntax error"
+        );
     }
 
     #[test]
@@ -696,7 +706,9 @@ mod tests {
             .collect();
         assert_eq!(
             keys,
-            ["server", "version", "proto", "id", "mode", "role", "modules"]
+            [
+                "server", "version", "proto", "id", "mode", "role", "modules"
+            ]
         );
         assert_eq!(fields[2].1, Reply::Int(3));
         assert_eq!(s.state.name.as_deref(), Some(&b"me"[..]));
@@ -810,7 +822,10 @@ mod tests {
             Reply::Int(1)
         );
         assert!(other.is_killed());
-        assert_eq!(call(&mut s, &["CLIENT", "KILL", "127.0.0.1:1001"]), Reply::Ok);
+        assert_eq!(
+            call(&mut s, &["CLIENT", "KILL", "127.0.0.1:1001"]),
+            Reply::Ok
+        );
         assert!(s.state.close_after_reply);
         assert!(!me.is_killed());
     }

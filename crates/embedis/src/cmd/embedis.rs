@@ -22,7 +22,12 @@ pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new(
 
 const CLOCK_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("get", 2, NOSCRIPT | LOADING | STALE | FAST, clock_get),
-    CommandSpec::new("advance", 3, NOSCRIPT | LOADING | STALE | FAST, clock_advance),
+    CommandSpec::new(
+        "advance",
+        3,
+        NOSCRIPT | LOADING | STALE | FAST,
+        clock_advance,
+    ),
     CommandSpec::new("help", 2, LOADING | STALE, clock_help),
 ];
 
