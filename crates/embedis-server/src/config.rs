@@ -225,8 +225,15 @@ impl ServerConfig {
         }
         let db = builder.build();
         for (name, value) in &self.config_set {
-            if let Reply::Error(e) = db.call(["CONFIG", "SET", name.as_str(), value.as_str()]) {
-                return Err(format!("'{name} {value}': {e}"));
+            match db.call(["CONFIG", "SET", name.as_str(), value.as_str()]) {
+                // An engine without CONFIG knows no other parameter.
+                Reply::Error(embedis::Error::UnknownCommand { .. }) => {
+                    return Err(format!(
+                        "'{name} {value}': bad directive or wrong number of arguments"
+                    ));
+                }
+                Reply::Error(e) => return Err(format!("'{name} {value}': {e}")),
+                _ => {}
             }
         }
         Ok(db)
