@@ -78,6 +78,7 @@ async fn run(
         }
 
         let mut close = None;
+        let mut ran = false;
         loop {
             let limits = Limits {
                 proto_max_bulk_len: max_bulk,
@@ -85,6 +86,7 @@ async fn run(
             };
             match parser.next_request(&mut buf, limits, &mut args) {
                 Ok(true) => {
+                    ran = true;
                     let stopping = engine.shutdown_requested.load(Ordering::SeqCst);
                     let reply = session.execute(&args);
                     // The arguments share the read buffer: release them before the next read.
@@ -123,6 +125,10 @@ async fn run(
         }
         if conn.is_killed() && !session.state.close_after_reply {
             return "killed";
+        }
+        if ran {
+            // Like Redis after a write: the idle time counts from the last reply.
+            conn.meta.lock().last_interaction_ms = engine.clock.now_millis();
         }
         if !out.is_empty() && !write(stream, conn, &mut out).await {
             return "write error";
