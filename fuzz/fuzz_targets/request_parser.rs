@@ -61,5 +61,8 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(whole, chunked, "chunked parse differs from whole parse");
     }
     let bytewise = run(input, &[1], limits);
-    assert_eq!(whole, bytewise, "byte-at-a-time parse differs from whole parse");
+    assert_eq!(
+        whole, bytewise,
+        "byte-at-a-time parse differs from whole parse"
+    );
 });
