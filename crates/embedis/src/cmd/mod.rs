@@ -13,6 +13,7 @@ pub mod aggregate;
 pub mod args;
 pub mod bitmap;
 pub mod connection;
+pub mod embedis;
 pub mod hash;
 pub mod keys;
 pub mod server;
@@ -178,6 +179,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     server::COMMANDS,
     hash::COMMANDS,
     set::COMMANDS,
+    embedis::COMMANDS,
 ];
 
 /// A resolved command: its row, its full name (`client|list`) and its index for statistics.
