@@ -171,6 +171,7 @@ impl ShardWaiters {
     }
 
     /// Whether no queue is left (tests).
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.by_db.is_empty()
     }
@@ -814,7 +815,7 @@ fn parse_hex_float(s: &[u8]) -> Option<f64> {
     }
     let bits = mantissa.log2().floor() as i64 + scale.saturating_add(exp);
     // long double: largest finite below 2^16384, smallest subnormal 2^-16445.
-    if bits >= 16384 || bits < -16446 {
+    if !(-16446..16384).contains(&bits) {
         return None;
     }
     Some(mantissa * 2f64.powi(scale.saturating_add(exp).clamp(-2000, 2000) as i32))

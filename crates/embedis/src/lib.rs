@@ -24,11 +24,14 @@
 //!   [`Reply`] values.
 //! - [`error`]: every error reply and its exact Redis text, in one enum.
 //! - [`reply`]: the reply value type (RESP2/RESP3 shapes without the bytes).
+//! - [`glob`]: Redis's glob matching (KEYS, SCAN MATCH, pattern subscriptions).
 //! - [`num`]: integers and doubles parsed and formatted exactly like Redis.
 //! - [`blocking`]: clients blocked in BLPOP and friends: FIFO queues per key, serving,
 //!   timeouts.
+//! - [`glob`]: Redis's glob-style pattern matching (KEYS, SCAN MATCH, PSUBSCRIBE).
 //! - [`clients`]: the registry of connected clients (CLIENT LIST/KILL, INFO clients).
-//! - [`config`], [`stats`]: CONFIG values and INFO counters.
+//! - [`config`], [`stats`]: CONFIG values and INFO counters; [`slowlog`]: SLOWLOG.
+//! - [`glob`]: Redis's glob patterns (KEYS, CONFIG GET, COMMAND LIST).
 
 pub mod api;
 pub mod blocking;
@@ -38,9 +41,11 @@ pub mod cmd;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod glob;
 pub mod keyspace;
 pub mod num;
 pub mod reply;
+pub mod slowlog;
 pub mod stats;
 pub mod types;
 
@@ -49,3 +54,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{ClientState, Db, DbBuilder, Engine, Execution, Session};
 pub use error::{Error, Result};
 pub use reply::Reply;
+
+/// The Redis version whose behaviour embedis reproduces, reported where Redis reports its own
+/// version (HELLO, INFO): client libraries read it to decide which commands to use.
+pub const REDIS_VERSION: &str = "7.0.15";

@@ -34,7 +34,7 @@ enum Attempt<T> {
 
 impl Db {
     /// Runs `f` locking one shard if all keys are the same, else every shard.
-    fn with_keys<R>(&self, keys: &[Bytes], f: impl FnOnce(&mut Access<'_>) -> R) -> R {
+    fn with_list_keys<R>(&self, keys: &[Bytes], f: impl FnOnce(&mut Access<'_>) -> R) -> R {
         match keys.split_first() {
             Some((first, rest)) if rest.iter().all(|k| k == first) => self.with_key(first, f),
             _ => self.with_all(f),
@@ -245,7 +245,7 @@ impl Db {
             Bytes::copy_from_slice(src.as_ref()),
             Bytes::copy_from_slice(dst.as_ref()),
         ];
-        self.with_keys(&keys, |a| lmove_exec(a, &keys[0], &keys[1], from, to))
+        self.with_list_keys(&keys, |a| lmove_exec(a, &keys[0], &keys[1], from, to))
     }
 
     /// RPOPLPUSH: [`Db::lmove`] from the tail of `src` to the head of `dst`.
@@ -260,7 +260,8 @@ impl Db {
     /// let db = embedis::Db::new();
     /// db.rpush("b", &["1", "2", "3"]).unwrap();
     /// let (key, values) = db.lmpop(&["a", "b"], ListEnd::Right, 2).unwrap().unwrap();
-    /// assert_eq!((key.as_ref(), values), (&b"b"[..], vec!["3", "2"]));
+    /// assert_eq!(key, "b");
+    /// assert_eq!(values, vec!["3", "2"]);
     /// ```
     pub fn lmpop<K: AsRef<[u8]>>(
         &self,
@@ -269,7 +270,7 @@ impl Db {
         count: usize,
     ) -> Result<Option<(Bytes, Vec<Bytes>)>> {
         let keys = owned_keys(keys);
-        self.with_keys(&keys, |a| lmpop_exec(a, &keys, end, count))
+        self.with_list_keys(&keys, |a| lmpop_exec(a, &keys, end, count))
     }
 
     /// BLPOP: pops the head of the first non-empty list of `keys`, or waits until another
@@ -365,7 +366,7 @@ impl Db {
             Bytes::copy_from_slice(src.as_ref()),
             Bytes::copy_from_slice(dst.as_ref()),
         ];
-        let attempt = self.with_keys(&keys, |a| -> Result<Attempt<Option<Bytes>>> {
+        let attempt = self.with_list_keys(&keys, |a| -> Result<Attempt<Option<Bytes>>> {
             if let Some(v) = lmove_exec(a, &keys[0], &keys[1], from, to)? {
                 return Ok(Attempt::Done(Some(v)));
             }
@@ -413,7 +414,7 @@ impl Db {
                 "brpop"
             }));
         }
-        let attempt = self.with_keys(&keys, |a| -> Result<Attempt<_>> {
+        let attempt = self.with_list_keys(&keys, |a| -> Result<Attempt<_>> {
             if let Some(popped) = lmpop_exec(a, &keys, end, count.unwrap_or(1))? {
                 return Ok(Attempt::Done(Some(popped)));
             }

@@ -3,6 +3,9 @@
 //! API and `Db::call` cannot disagree.
 
 mod bitmap;
+mod hash;
 mod keys;
 pub mod list;
+mod server;
+mod set;
 mod string;

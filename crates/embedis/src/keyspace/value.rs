@@ -1,6 +1,8 @@
 //! What a key holds: one of Redis's types.
 
+use crate::types::hash::Hash;
 use crate::types::list::List;
+use crate::types::set::Set;
 use crate::types::string::Str;
 
 /// The value stored under a key.
@@ -12,6 +14,10 @@ pub enum Value {
     /// A list. Boxed so that a list costs string keys nothing: `Value` stays as small as its
     /// largest inline variant, and a list's deque header lives with its chunks.
     List(Box<List>),
+    /// A hash.
+    Hash(Hash),
+    /// A set.
+    Set(Set),
 }
 
 impl Value {
@@ -20,6 +26,8 @@ impl Value {
         match self {
             Value::Str(_) => "string",
             Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -29,6 +37,8 @@ impl Value {
             Value::Str(s) => s.encoding(),
             // Redis 7.0 always encodes lists as a quicklist (7.2 added small listpacks).
             Value::List(_) => "quicklist",
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 
@@ -37,6 +47,8 @@ impl Value {
         match self {
             Value::Str(s) => s.heap_size(),
             Value::List(l) => std::mem::size_of::<List>() + l.heap_size(),
+            Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
         }
     }
 }
