@@ -850,6 +850,209 @@ mod tests {
         }
     }
 
+    use crate::db::{Db, Execution};
+    use crate::reply::Reply;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct ThreadWaker(std::thread::Thread);
+
+    impl Wake for ThreadWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    /// Runs a future on this thread, parking between polls (no runtime needed).
+    fn block_on<F: Future>(f: F) -> F::Output {
+        let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let mut f = std::pin::pin!(f);
+        loop {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+            std::thread::park_timeout(Duration::from_millis(100));
+        }
+    }
+
+    fn args(a: &[&str]) -> Vec<Bytes> {
+        a.iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn sessions_block_only_when_allowed() {
+        let db = Db::new();
+        let mut s = db.session();
+        s.state.authenticated = true;
+        // A synchronous caller gets the timeout reply at once.
+        assert_eq!(s.execute(&args(&["BLPOP", "q", "0"])), Reply::NilArray);
+        assert_eq!(
+            s.execute(&args(&["BLMOVE", "q", "d", "LEFT", "LEFT", "0"])),
+            Reply::NilArray
+        );
+        // So does MULTI (deny_blocking), where BLMOVE answers a null bulk as in Redis.
+        s.state.deny_blocking = true;
+        for (cmd, reply) in [
+            (&["BLPOP", "q", "0"][..], Reply::NilArray),
+            (&["BLMPOP", "0", "1", "q", "LEFT"], Reply::NilArray),
+            (&["BLMOVE", "q", "d", "LEFT", "LEFT", "0"], Reply::Nil),
+            (&["BRPOPLPUSH", "q", "d", "0"], Reply::Nil),
+        ] {
+            match s.execute_or_block(&args(cmd)) {
+                Execution::Reply(r) => assert_eq!(r, reply, "{cmd:?}"),
+                Execution::Blocked(_) => panic!("{cmd:?} blocked despite deny_blocking"),
+            }
+        }
+        s.state.deny_blocking = false;
+        // Errors and data answer at once.
+        db.call(["SET", "s", "v"]);
+        let Execution::Reply(Reply::Error(_)) = s.execute_or_block(&args(&["BLPOP", "s", "0"]))
+        else {
+            panic!("WRONGTYPE expected")
+        };
+        db.call(["RPUSH", "q", "x"]);
+        let Execution::Reply(r) = s.execute_or_block(&args(&["BLPOP", "q", "0"])) else {
+            panic!("data present, yet blocked")
+        };
+        assert_eq!(r, Reply::Array(vec![Reply::bulk("q"), Reply::bulk("x")]));
+        assert_eq!(db.engine().blocked_clients(), 0);
+    }
+
+    #[test]
+    fn blocked_sessions_are_served_fifo_across_commands() {
+        let db = Db::new();
+        let mut calls = Vec::new();
+        for cmd in [
+            &["BLPOP", "a", "q", "0"][..],
+            &["BRPOP", "q", "0"],
+            &["BLMPOP", "0", "1", "q", "LEFT", "COUNT", "2"],
+            &["BLMOVE", "q", "d", "RIGHT", "LEFT", "0"],
+        ] {
+            let mut s = db.session();
+            s.state.authenticated = true;
+            let Execution::Blocked(call) = s.execute_or_block(&args(cmd)) else {
+                panic!("{cmd:?} did not block")
+            };
+            calls.push(call);
+        }
+        assert_eq!(db.engine().blocked_clients(), 4);
+        // One command pushing five elements serves everybody, in order, before it returns.
+        assert_eq!(
+            db.call(["RPUSH", "q", "1", "2", "3", "4", "5"]),
+            Reply::Int(5)
+        );
+        assert_eq!(db.engine().blocked_clients(), 0);
+        let replies: Vec<Reply> = calls.into_iter().map(block_on).collect();
+        assert_eq!(
+            replies,
+            vec![
+                Reply::Array(vec![Reply::bulk("q"), Reply::bulk("1")]),
+                Reply::Array(vec![Reply::bulk("q"), Reply::bulk("5")]),
+                Reply::Array(vec![
+                    Reply::bulk("q"),
+                    Reply::Array(vec![Reply::bulk("2"), Reply::bulk("3")])
+                ]),
+                Reply::bulk("4"),
+            ]
+        );
+        assert_eq!(db.call(["EXISTS", "q"]), Reply::Int(0));
+        assert_eq!(
+            db.call(["LRANGE", "d", "0", "-1"]),
+            Reply::Array(vec![Reply::bulk("4")])
+        );
+    }
+
+    #[test]
+    fn waiters_stay_in_their_database() {
+        let db = Db::new();
+        let mut s = db.session();
+        s.state.authenticated = true;
+        s.execute(&args(&["SELECT", "1"]));
+        let Execution::Blocked(call) = s.execute_or_block(&args(&["BLPOP", "q", "0"])) else {
+            panic!("did not block")
+        };
+        db.call(["RPUSH", "q", "db0"]);
+        assert_eq!(db.engine().blocked_clients(), 1);
+        // MOVE into database 1 serves it.
+        assert_eq!(db.call(["MOVE", "q", "1"]), Reply::Int(1));
+        assert_eq!(
+            block_on(call),
+            Reply::Array(vec![Reply::bulk("q"), Reply::bulk("db0")])
+        );
+    }
+
+    #[test]
+    fn concurrent_producers_consumers_and_movers_lose_nothing() {
+        use std::collections::HashSet;
+        let db = Db::new();
+        let queues = ["q0", "q1", "q2"];
+        let per_producer = 1500;
+        let producers: Vec<_> = (0..3)
+            .map(|p| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    for i in 0..per_producer {
+                        let q = queues[(i * 7 + p) % 3];
+                        let v = format!("{p}-{i}");
+                        if i % 2 == 0 {
+                            db.rpush(q, &[&v]).unwrap();
+                        } else {
+                            db.lpush(q, &[&v]).unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let timeout = Some(Duration::from_millis(300));
+        let movers: Vec<_> = (0..2)
+            .map(|m| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    let (src, dst) = (queues[m], queues[m + 1]);
+                    let end = crate::types::list::ListEnd::Left;
+                    while block_on(db.blmove(src, dst, end, end, timeout))
+                        .unwrap()
+                        .is_some()
+                    {}
+                })
+            })
+            .collect();
+        let consumers: Vec<_> = (0..3)
+            .map(|_| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    while let Some((_, v)) = block_on(db.blpop(&queues, timeout)).unwrap() {
+                        got.push(v);
+                    }
+                    got
+                })
+            })
+            .collect();
+        for p in producers {
+            p.join().unwrap();
+        }
+        for m in movers {
+            m.join().unwrap();
+        }
+        let mut seen = HashSet::new();
+        for c in consumers {
+            for v in c.join().unwrap() {
+                assert!(seen.insert(v.clone()), "{v:?} delivered twice");
+            }
+        }
+        for q in queues {
+            for v in db.lrange(q, 0, -1).unwrap() {
+                assert!(seen.insert(v.clone()), "{v:?} both delivered and left");
+            }
+        }
+        assert_eq!(seen.len(), 3 * per_producer);
+        assert_eq!(db.engine().blocked_clients(), 0);
+    }
+
     #[test]
     fn deadlines() {
         assert_eq!(deadline(1000, None), None);
