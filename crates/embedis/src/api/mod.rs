@@ -8,4 +8,5 @@ mod keys;
 pub mod list;
 mod server;
 mod set;
+mod sort;
 mod string;

@@ -19,6 +19,7 @@ pub mod keys;
 pub mod list;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 
 // foldhash: the lookup runs once per command; SipHash showed up at ~2-3% in profiles.
@@ -178,6 +179,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     bitmap::COMMANDS,
     keys::COMMANDS,
     list::COMMANDS,
+    sort::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
     hash::COMMANDS,
