@@ -34,8 +34,8 @@
 //! - A waiter served on one key stays in the queues of its other keys, marked resolved, until
 //!   removed: at once when the serving `Access` holds those shards, otherwise by the timer
 //!   thread. Resolved entries are skipped everywhere.
-//! - Timeouts: one engine thread resolves waiters whose deadline passed with their timeout
-//!   reply, sleeping until the earliest deadline; under a manual clock it polls every 10 ms,
+//! - Timeouts: one engine thread (started with the first deadline) resolves waiters whose
+//!   deadline passed with their timeout reply, sleeping until the earliest deadline; under a manual clock it polls every 10 ms,
 //!   so `ManualClock::advance` (and `EMBEDIS.CLOCK ADVANCE`) moves blocking timeouts too.
 //!   A std thread rather than a task: the engine must work without an async runtime.
 //!
@@ -244,6 +244,9 @@ struct Timers {
 pub struct Blocking {
     pending: AtomicUsize,
     next_id: AtomicU64,
+    /// What the timer thread needs, until it is started: lazily, on the first deadline or
+    /// deferred cleanup, so that stores that never block cost no thread.
+    timer_start: Mutex<Option<(Weak<Engine>, Arc<dyn Clock>)>>,
     timers: Mutex<Timers>,
     wake: Condvar,
 }
@@ -294,9 +297,31 @@ impl Blocking {
 
     /// Queues a resolved waiter for the timer thread to remove from the queues of shards the
     /// resolver did not hold.
-    fn defer_cleanup(&self, w: Arc<Waiter>) {
+    fn defer_cleanup(self: &Arc<Self>, w: Arc<Waiter>) {
         self.timers.lock().cleanup.push(w);
+        self.start_timer();
         self.wake.notify_one();
+    }
+
+    /// Records what the timer thread will need (called once, when the engine is built).
+    pub(crate) fn prepare_timer(&self, engine: Weak<Engine>, clock: Arc<dyn Clock>) {
+        *self.timer_start.lock() = Some((engine, clock));
+    }
+
+    /// Starts the timer thread if it is not running yet.
+    fn start_timer(self: &Arc<Self>) {
+        let Some((engine, clock)) = self.timer_start.lock().take() else {
+            return;
+        };
+        let blocking = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("embedis-blocking".into())
+            .spawn(move || timer_loop(engine, blocking, clock));
+        if let Err(e) = spawned {
+            // Without the thread, blocked calls still get served; only timeouts would not
+            // fire.
+            eprintln!("embedis: could not start the blocking timeout thread: {e}");
+        }
     }
 }
 
@@ -433,6 +458,7 @@ pub fn register(
             .is_none_or(|&(first, _)| at < first);
         t.by_deadline.insert((at, w.id), w.clone());
         drop(t);
+        blocking.start_timer();
         if earliest {
             blocking.wake.notify_one();
         }
@@ -498,18 +524,8 @@ fn serve_key(a: &mut Access<'_>, db: usize, key: &Bytes) {
     }
 }
 
-/// Starts the timer thread of `engine`: resolves waiters whose deadline passed and cleans
-/// queues, until the engine is dropped.
-pub(crate) fn spawn_timer(engine: Weak<Engine>, blocking: Arc<Blocking>, clock: Arc<dyn Clock>) {
-    let spawned = std::thread::Builder::new()
-        .name("embedis-blocking".into())
-        .spawn(move || timer_loop(engine, blocking, clock));
-    if let Err(e) = spawned {
-        // Without the thread, blocked calls still get served; only timeouts would not fire.
-        eprintln!("embedis: could not start the blocking timeout thread: {e}");
-    }
-}
-
+/// The timer thread: resolves waiters whose deadline passed and cleans queues, until the
+/// engine is dropped.
 fn timer_loop(engine: Weak<Engine>, blocking: Arc<Blocking>, clock: Arc<dyn Clock>) {
     let mut t = blocking.timers.lock();
     loop {

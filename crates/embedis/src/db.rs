@@ -324,11 +324,10 @@ impl DbBuilder {
         if self.active_expiry.unwrap_or(true) {
             spawn_active_expiry(Arc::downgrade(&engine));
         }
-        crate::blocking::spawn_timer(
-            Arc::downgrade(&engine),
-            engine.keyspace.blocking.clone(),
-            engine.clock.clone(),
-        );
+        engine
+            .keyspace
+            .blocking
+            .prepare_timer(Arc::downgrade(&engine), engine.clock.clone());
         Db { engine, db: 0 }
     }
 }
