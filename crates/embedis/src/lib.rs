@@ -40,6 +40,7 @@ pub mod error;
 pub mod glob;
 pub mod keyspace;
 pub mod num;
+pub mod persist;
 pub mod reply;
 pub mod stats;
 pub mod types;

@@ -1,0 +1,2 @@
+//! Durability (placeholder while the pieces land).
+pub mod rdb;
