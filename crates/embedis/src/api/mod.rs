@@ -5,5 +5,6 @@
 mod bitmap;
 mod hash;
 mod keys;
+mod persist;
 mod set;
 mod string;

@@ -163,6 +163,11 @@ impl<W: Write> CrcWriter<W> {
         self.written
     }
 
+    /// Returns the inner writer without writing a checksum (`rdbchecksum no`).
+    pub fn finish_without_crc(self) -> W {
+        self.inner
+    }
+
     /// Writes the EOF opcode and the checksum; returns the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
         self.put(&[opcodes::EOF])?;
