@@ -92,7 +92,6 @@ pub fn restore_functions(payload: &[u8]) -> Result<Vec<Vec<u8>>, FunctionPayload
 mod tests {
     use super::*;
     use crate::types::hash::Hash;
-    use crate::types::set::Set;
     use crate::types::string::Str;
 
     const HS: MemberHasher = MemberHasher::with_seed(3);

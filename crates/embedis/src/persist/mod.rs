@@ -929,3 +929,5 @@ pub fn info(engine: &Engine) -> Vec<(&'static str, String)> {
         ),
     ]
 }
+#[cfg(test)]
+mod tests;
