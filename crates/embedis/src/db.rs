@@ -46,6 +46,8 @@ pub struct Engine {
     pub clients: crate::clients::Clients,
     /// RDB/AOF persistence (inactive unless the store was opened with a directory).
     pub persist: crate::persist::Persistence,
+    /// SLOWLOG entries.
+    pub slowlog: crate::slowlog::Slowlog,
 }
 
 /// Calls, time and errors of one command (INFO commandstats).
@@ -274,6 +276,7 @@ impl DbBuilder {
             .map(|_| CommandStats::default())
             .collect();
         let auth_required = self.config.requirepass.is_some();
+        let slowlog = crate::slowlog::Slowlog::new(&self.config);
         let engine = Arc::new(Engine {
             keyspace: Keyspace::new(self.config.databases, seed),
             clock,
@@ -288,6 +291,7 @@ impl DbBuilder {
             shutdown_requested: AtomicBool::new(false),
             clients: crate::clients::Clients::default(),
             persist: crate::persist::Persistence::default(),
+            slowlog,
         });
         if self.active_expiry.unwrap_or(true) {
             spawn_active_expiry(Arc::downgrade(&engine));
@@ -461,13 +465,13 @@ pub(crate) fn execute(engine: &Engine, client: &mut ClientState, args: &[Bytes])
             if let Some(c) = table.get(&args[0]) {
                 engine.command_stats[c.id].rejected_calls.inc();
             }
-            engine.stats.error_replies.inc();
+            engine.stats.count_error(&e);
             return Reply::Error(e);
         }
     };
     if !client.authenticated && !cmd.spec.has(cmd::flags::NO_AUTH) {
         engine.command_stats[cmd.id].rejected_calls.inc();
-        engine.stats.error_replies.inc();
+        engine.stats.count_error(&Error::NoAuth);
         return Reply::Error(Error::NoAuth);
     }
     run(engine, client, cmd, args, None)
@@ -496,21 +500,24 @@ pub(crate) fn run(
         Some((scope, now)) => crate::persist::aof::log_result(scope, cmd, args, result, now),
     };
     let usec = watch.elapsed_micros();
+    if engine.slowlog.is_slow(usec) && !cmd.spec.has(cmd::flags::SKIP_SLOWLOG) {
+        crate::cmd::server::log_slow(engine, client, cmd, args, usec);
+    }
     let stats = &engine.command_stats[cmd.id];
     stats.calls.inc();
     stats.usec.add(usec);
     engine.stats.total_commands.inc();
     match result {
         Ok(r) => {
-            if r.is_error() {
+            if let Reply::Error(e) = &r {
                 stats.failed_calls.inc();
-                engine.stats.error_replies.inc();
+                engine.stats.count_error(e);
             }
             r
         }
         Err(e) => {
             stats.failed_calls.inc();
-            engine.stats.error_replies.inc();
+            engine.stats.count_error(&e);
             Reply::Error(e)
         }
     }

@@ -6,5 +6,6 @@ mod bitmap;
 mod hash;
 mod keys;
 mod persist;
+mod server;
 mod set;
 mod string;
