@@ -488,8 +488,13 @@ pub(crate) fn run(
     let watch = Stopwatch::start();
     // Persistence: the AOF scope (None, one branch, when the AOF is off).
     let aof = engine.persist.aof().map(|aof| {
-        let now = held.as_ref().map_or_else(|| engine.clock.now_millis(), |a| a.now_ms());
-        (crate::persist::aof::begin(aof, held.is_none(), client.db), now)
+        let now = held
+            .as_ref()
+            .map_or_else(|| engine.clock.now_millis(), |a| a.now_ms());
+        (
+            crate::persist::aof::begin(aof, held.is_none(), client.db),
+            now,
+        )
     });
     let result = {
         let mut ctx = Ctx::new(engine, client, held);

@@ -12,10 +12,20 @@ use crate::reply::Reply;
 
 /// The persistence family's rows.
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("save", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, save),
+    CommandSpec::new(
+        "save",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI,
+        save,
+    ),
     CommandSpec::new("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, bgsave),
     CommandSpec::new("lastsave", 1, LOADING | STALE | FAST, lastsave),
-    CommandSpec::new("bgrewriteaof", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, bgrewriteaof),
+    CommandSpec::new(
+        "bgrewriteaof",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        bgrewriteaof,
+    ),
     CommandSpec::new("dump", 2, READONLY, dump_cmd).keys(1, 1, 1),
     CommandSpec::new("restore", -4, WRITE | DENYOOM, restore).keys(1, 1, 1),
 ];

@@ -20,7 +20,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
@@ -315,7 +315,13 @@ pub fn rewrite(args: &[Bytes], reply: &Reply, now_ms: i64) -> Vec<Vec<Bytes>> {
         b"setex" | b"psetex" if args.len() == 4 => {
             let unit = if name == b"setex" { 1000 } else { 1 };
             match abs(&args[2], unit) {
-                Some(at) => vec![vec![b("SET"), args[1].clone(), args[3].clone(), b("PXAT"), at]],
+                Some(at) => vec![vec![
+                    b("SET"),
+                    args[1].clone(),
+                    args[3].clone(),
+                    b("PXAT"),
+                    at,
+                ]],
                 None => verbatim(),
             }
         }
@@ -409,7 +415,11 @@ pub fn rewrite(args: &[Bytes], reply: &Reply, now_ms: i64) -> Vec<Vec<Bytes>> {
                 return Vec::new();
             }
             let mut c = args[..args.len() - 1].to_vec();
-            c[0] = b(if name == b"blmove" { "LMOVE" } else { "RPOPLPUSH" });
+            c[0] = b(if name == b"blmove" {
+                "LMOVE"
+            } else {
+                "RPOPLPUSH"
+            });
             vec![c]
         }
         b"blmpop" | b"bzmpop" => {
@@ -763,7 +773,9 @@ mod tests {
     use super::*;
 
     fn args(s: &[&str]) -> Vec<Bytes> {
-        s.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect()
+        s.iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect()
     }
 
     #[test]
@@ -786,13 +798,21 @@ mod tests {
         let mut buf = Vec::new();
         encode_command(&mut buf, &args(&["SET", "k", "v\r\nx"]));
         encode_command(&mut buf, &args(&["DEL", "k"]));
-        let Parsed::Command(a, next) = parse_command(&buf, 0) else { panic!() };
+        let Parsed::Command(a, next) = parse_command(&buf, 0) else {
+            panic!()
+        };
         assert_eq!(a, args(&["SET", "k", "v\r\nx"]));
-        let Parsed::Command(a, end) = parse_command(&buf, next) else { panic!() };
+        let Parsed::Command(a, end) = parse_command(&buf, next) else {
+            panic!()
+        };
         assert_eq!(a, args(&["DEL", "k"]));
         assert_eq!(end, buf.len());
         for cut in next + 1..buf.len() {
-            assert_eq!(parse_command(&buf[..cut], next), Parsed::Truncated, "cut at {cut}");
+            assert_eq!(
+                parse_command(&buf[..cut], next),
+                Parsed::Truncated,
+                "cut at {cut}"
+            );
         }
         assert_eq!(parse_command(b"+OK\r\n", 0), Parsed::Corrupt);
         assert_eq!(parse_command(b"*1\r\n$3\r\nabcX\n", 0), Parsed::Corrupt);
@@ -812,7 +832,10 @@ mod tests {
         assert_eq!(r, vec![args(&["PERSIST", "k"])]);
         assert!(rewrite(&args(&["GETEX", "k"]), &Reply::bulk("v"), now).is_empty());
         let r = rewrite(&args(&["RESTORE", "k", "100", "payload"]), &Reply::Ok, now);
-        assert_eq!(r, vec![args(&["RESTORE", "k", "1000100", "payload", "ABSTTL"])]);
+        assert_eq!(
+            r,
+            vec![args(&["RESTORE", "k", "1000100", "payload", "ABSTTL"])]
+        );
         let r = rewrite(
             &args(&["SPOP", "s", "2"]),
             &Reply::Array(vec![Reply::bulk("a"), Reply::bulk("b")]),

@@ -163,7 +163,8 @@ impl PersistConfig {
             "no" => Ok(false),
             _ => Err("argument must be 'yes' or 'no'".to_string()),
         };
-        let bytes = |v: &str| crate::persist::parse_memory(v).ok_or("argument must be a memory value");
+        let bytes =
+            |v: &str| crate::persist::parse_memory(v).ok_or("argument must be a memory value");
         match name.to_ascii_lowercase().as_str() {
             "dir" => self.dir = PathBuf::from(value),
             "dbfilename" => {
@@ -186,7 +187,8 @@ impl PersistConfig {
                 self.appenddirname = value.into()
             }
             "appendfsync" => {
-                self.appendfsync = Fsync::parse(value).ok_or("argument(s) must be one of the following: always, everysec, no")?
+                self.appendfsync = Fsync::parse(value)
+                    .ok_or("argument(s) must be one of the following: always, everysec, no")?
             }
             "save" => self.save = Self::parse_save(value)?,
             "rdbcompression" => self.rdbcompression = yes_no(value)?,
@@ -194,8 +196,9 @@ impl PersistConfig {
             "aof-load-truncated" => self.aof_load_truncated = yes_no(value)?,
             "aof-use-rdb-preamble" => self.aof_use_rdb_preamble = yes_no(value)?,
             "auto-aof-rewrite-percentage" => {
-                self.auto_aof_rewrite_percentage =
-                    value.parse().map_err(|_| "argument must be a number".to_string())?
+                self.auto_aof_rewrite_percentage = value
+                    .parse()
+                    .map_err(|_| "argument must be a number".to_string())?
             }
             "auto-aof-rewrite-min-size" => self.auto_aof_rewrite_min_size = bytes(value)?,
             _ => return Ok(false),
@@ -218,8 +221,14 @@ impl PersistConfig {
             ("rdbchecksum", yn(self.rdbchecksum)),
             ("aof-load-truncated", yn(self.aof_load_truncated)),
             ("aof-use-rdb-preamble", yn(self.aof_use_rdb_preamble)),
-            ("auto-aof-rewrite-percentage", self.auto_aof_rewrite_percentage.to_string()),
-            ("auto-aof-rewrite-min-size", self.auto_aof_rewrite_min_size.to_string()),
+            (
+                "auto-aof-rewrite-percentage",
+                self.auto_aof_rewrite_percentage.to_string(),
+            ),
+            (
+                "auto-aof-rewrite-min-size",
+                self.auto_aof_rewrite_min_size.to_string(),
+            ),
         ]
     }
 }
@@ -242,6 +251,9 @@ mod tests {
         assert_eq!(c.appendfsync, Fsync::Always);
         assert!(c.save.is_empty());
         assert_eq!(c.auto_aof_rewrite_min_size, 1024 * 1024);
-        assert_eq!(PersistConfig::parse_save("900 1 300 10").unwrap(), vec![(900, 1), (300, 10)]);
+        assert_eq!(
+            PersistConfig::parse_save("900 1 300 10").unwrap(),
+            vec![(900, 1), (300, 10)]
+        );
     }
 }

@@ -118,10 +118,14 @@ mod tests {
             h.insert(f.as_bytes(), v.as_bytes(), HS);
         }
         assert_eq!(load(REDIS_HASH), Value::Hash(h));
-        let Value::Set(s) = load(REDIS_INTSET) else { panic!() };
+        let Value::Set(s) = load(REDIS_INTSET) else {
+            panic!()
+        };
         assert_eq!(s.encoding(), "intset");
         assert_eq!(s.len(), 4);
-        let Value::Set(s) = load(REDIS_SET) else { panic!() };
+        let Value::Set(s) = load(REDIS_SET) else {
+            panic!()
+        };
         assert!(s.contains(b"a") && s.contains(b"b"));
     }
 
@@ -150,8 +154,14 @@ mod tests {
         let code = b"#!lua name=mylib\nredis.register_function('f', function() return 1 end)";
         let p = dump_functions([&code[..]]);
         assert_eq!(restore_functions(&p).unwrap(), vec![code.to_vec()]);
-        assert_eq!(restore_functions(REDIS_HELLO), Err(FunctionPayloadError::NotAFunction));
-        assert_eq!(restore_functions(b"xx"), Err(FunctionPayloadError::Checksum));
+        assert_eq!(
+            restore_functions(REDIS_HELLO),
+            Err(FunctionPayloadError::NotAFunction)
+        );
+        assert_eq!(
+            restore_functions(b"xx"),
+            Err(FunctionPayloadError::Checksum)
+        );
         let empty = dump_functions(std::iter::empty());
         assert_eq!(restore_functions(&empty).unwrap(), Vec::<Vec<u8>>::new());
     }

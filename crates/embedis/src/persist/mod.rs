@@ -226,7 +226,11 @@ impl State {
 /// [`crate::DbBuilder::open`], before the store is shared).
 pub fn open(engine: &Arc<Engine>, config: PersistConfig) -> Result<(), PersistError> {
     std::fs::create_dir_all(&config.dir).map_err(io_err(&config.dir))?;
-    let state = Arc::new(State::new(Arc::downgrade(engine), config.clone(), now_secs(engine)));
+    let state = Arc::new(State::new(
+        Arc::downgrade(engine),
+        config.clone(),
+        now_secs(engine),
+    ));
     if config.appendonly {
         let manifest_path = manifest_path(&config);
         let legacy = config.dir.join(&config.appendfilename);
@@ -277,7 +281,11 @@ fn open_incr_on_start(state: &State, config: &PersistConfig) -> Result<(), Persi
         let path = manifest_path(config);
         aof::write_atomic(&path, m.render().as_bytes()).map_err(io_err(&path))?;
     }
-    let last = m.incrs.last().map(|f| dir.join(&f.name)).unwrap_or_default();
+    let last = m
+        .incrs
+        .last()
+        .map(|f| dir.join(&f.name))
+        .unwrap_or_default();
     let file = aof::open_append(&last).map_err(io_err(&last))?;
     let size: u64 = m
         .incrs
@@ -370,8 +378,9 @@ fn load_rdb_bytes(
 fn load_aof(engine: &Engine, state: &State, c: &PersistConfig) -> Result<Manifest, PersistError> {
     let mpath = manifest_path(c);
     let text = std::fs::read_to_string(&mpath).map_err(io_err(&mpath))?;
-    let m = Manifest::parse(&text)
-        .map_err(|e| PersistError::Aof(format!("{}: invalid AOF manifest: {e}", mpath.display())))?;
+    let m = Manifest::parse(&text).map_err(|e| {
+        PersistError::Aof(format!("{}: invalid AOF manifest: {e}", mpath.display()))
+    })?;
     let dir = c.aof_dir();
     if let Some(base) = &m.base {
         let p = dir.join(&base.name);
@@ -572,7 +581,9 @@ pub fn save(engine: &Engine) -> Result<(), PersistError> {
         .state()
         .ok_or_else(|| PersistError::Other("persistence is not configured".into()))?;
     if state.bgsave_in_progress() {
-        return Err(PersistError::Other("Background save already in progress".into()));
+        return Err(PersistError::Other(
+            "Background save already in progress".into(),
+        ));
     }
     let (snap, dirty) = request_snapshot(engine, state, None);
     finish_save(engine, state, &snap, dirty)
@@ -585,7 +596,10 @@ fn request_snapshot(
 ) -> (Arc<Snapshot>, u64) {
     let compress = state.config.lock().rdbcompression;
     match held {
-        Some(a) => (Snapshot::request(engine, a, compress), engine.stats.dirty.get()),
+        Some(a) => (
+            Snapshot::request(engine, a, compress),
+            engine.stats.dirty.get(),
+        ),
         None => {
             let now = engine.clock.now_millis();
             let mut a = engine.keyspace.lock_all(&engine.stats, 0, now);
@@ -615,7 +629,9 @@ fn finish_save(
         cfg.rdbchecksum,
     )?;
     state.dirty_at_save.store(dirty, Ordering::SeqCst);
-    state.lastsave_secs.store(now_secs(engine), Ordering::SeqCst);
+    state
+        .lastsave_secs
+        .store(now_secs(engine), Ordering::SeqCst);
     state.rdb_saves.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
@@ -632,7 +648,11 @@ pub enum BgError {
 /// Starts a BGSAVE: the snapshot is taken now (through `held` when the caller holds every
 /// shard, e.g. inside EXEC), written by a background thread.
 pub fn bgsave(engine: &Engine, held: Option<&mut Access<'_>>) -> Result<(), BgError> {
-    let state = engine.persist.state().ok_or(BgError::NotConfigured)?.clone();
+    let state = engine
+        .persist
+        .state()
+        .ok_or(BgError::NotConfigured)?
+        .clone();
     if state
         .bgsave_running
         .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
@@ -676,7 +696,11 @@ pub fn bgsave(engine: &Engine, held: Option<&mut Access<'_>>) -> Result<(), BgEr
 
 /// Starts an AOF rewrite in the background (BGREWRITEAOF).
 pub fn bgrewriteaof(engine: &Engine) -> Result<(), BgError> {
-    let state = engine.persist.state().ok_or(BgError::NotConfigured)?.clone();
+    let state = engine
+        .persist
+        .state()
+        .ok_or(BgError::NotConfigured)?
+        .clone();
     if state.rewrite_in_progress() {
         return Err(BgError::InProgress);
     }
@@ -898,7 +922,14 @@ pub fn info(engine: &Engine) -> Vec<(&'static str, String)> {
             ("aof_rewrite_in_progress", "0".into()),
         ];
     };
-    let ok = |b: &AtomicBool| if b.load(Ordering::SeqCst) { "ok" } else { "err" }.to_string();
+    let ok = |b: &AtomicBool| {
+        if b.load(Ordering::SeqCst) {
+            "ok"
+        } else {
+            "err"
+        }
+        .to_string()
+    };
     vec![
         ("loading", "0".into()),
         (
@@ -907,22 +938,43 @@ pub fn info(engine: &Engine) -> Vec<(&'static str, String)> {
                 .saturating_sub(s.dirty_at_save.load(Ordering::SeqCst))
                 .to_string(),
         ),
-        ("rdb_bgsave_in_progress", (s.bgsave_in_progress() as u8).to_string()),
+        (
+            "rdb_bgsave_in_progress",
+            (s.bgsave_in_progress() as u8).to_string(),
+        ),
         ("rdb_last_save_time", s.lastsave().to_string()),
         ("rdb_last_bgsave_status", ok(&s.last_bgsave_ok)),
-        ("rdb_last_bgsave_time_sec", s.last_bgsave_secs.load(Ordering::SeqCst).to_string()),
+        (
+            "rdb_last_bgsave_time_sec",
+            s.last_bgsave_secs.load(Ordering::SeqCst).to_string(),
+        ),
         ("rdb_saves", s.rdb_saves.load(Ordering::Relaxed).to_string()),
-        ("rdb_last_load_keys_expired", s.loaded_expired.load(Ordering::Relaxed).to_string()),
-        ("rdb_last_load_keys_loaded", s.loaded_keys.load(Ordering::Relaxed).to_string()),
+        (
+            "rdb_last_load_keys_expired",
+            s.loaded_expired.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "rdb_last_load_keys_loaded",
+            s.loaded_keys.load(Ordering::Relaxed).to_string(),
+        ),
         ("aof_enabled", (s.aof.enabled() as u8).to_string()),
-        ("aof_rewrite_in_progress", (s.rewrite_in_progress() as u8).to_string()),
+        (
+            "aof_rewrite_in_progress",
+            (s.rewrite_in_progress() as u8).to_string(),
+        ),
         (
             "aof_rewrite_scheduled",
             (s.rewrite_scheduled.load(Ordering::SeqCst) as u8).to_string(),
         ),
-        ("aof_last_rewrite_time_sec", s.last_rewrite_secs.load(Ordering::SeqCst).to_string()),
+        (
+            "aof_last_rewrite_time_sec",
+            s.last_rewrite_secs.load(Ordering::SeqCst).to_string(),
+        ),
         ("aof_last_bgrewrite_status", ok(&s.last_rewrite_ok)),
-        ("aof_rewrites", s.aof_rewrites.load(Ordering::Relaxed).to_string()),
+        (
+            "aof_rewrites",
+            s.aof_rewrites.load(Ordering::Relaxed).to_string(),
+        ),
         (
             "aof_last_write_status",
             if s.aof.error().is_some() { "err" } else { "ok" }.into(),

@@ -17,7 +17,8 @@ impl TempDir {
     fn new(tag: &str) -> TempDir {
         static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!("embedis-persist-{tag}-{}-{n}", std::process::id()));
+        let p =
+            std::env::temp_dir().join(format!("embedis-persist-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
@@ -69,10 +70,16 @@ fn check(db: &Db) {
         r => panic!("{r:?}"),
     }
     assert_eq!(db.call(["HGET", "h", "g"]), Reply::bulk("two"));
-    assert_eq!(db.call(["OBJECT", "ENCODING", "ints"]), Reply::bulk("intset"));
+    assert_eq!(
+        db.call(["OBJECT", "ENCODING", "ints"]),
+        Reply::bulk("intset")
+    );
     assert_eq!(db.call(["SCARD", "words"]), Reply::Int(2));
     assert_eq!(db.call(["SCARD", "bigset"]), Reply::Int(600));
-    assert_eq!(db.select(3).unwrap().call(["GET", "other"]), Reply::bulk("db3"));
+    assert_eq!(
+        db.select(3).unwrap().call(["GET", "other"]),
+        Reply::bulk("db3")
+    );
 }
 
 #[test]
@@ -93,7 +100,10 @@ fn bgsave_and_lastsave() {
     let dir = TempDir::new("bgsave");
     let db = open(rdb_only(&dir.0));
     fill(&db);
-    assert_eq!(db.call(["BGSAVE"]), Reply::status("Background saving started"));
+    assert_eq!(
+        db.call(["BGSAVE"]),
+        Reply::status("Background saving started")
+    );
     // Writes right after the request are not in the snapshot.
     db.call(["SET", "s", "changed"]);
     while db.engine().persist.state().unwrap().bgsave_in_progress() {
@@ -133,7 +143,10 @@ fn aof_replays_every_acknowledged_write() {
         assert_eq!(db.call(["SMEMBERS", "words"]), left);
         assert_eq!(db.call(["EXISTS", "long"]), Reply::Int(0));
         assert!(matches!(db.call(["TTL", "s"]), Reply::Int(t) if (490..=500).contains(&t)));
-        assert_eq!(db.select(3).unwrap().call(["GET", "other"]), Reply::bulk("db3"));
+        assert_eq!(
+            db.select(3).unwrap().call(["GET", "other"]),
+            Reply::bulk("db3")
+        );
     }
 }
 
@@ -153,7 +166,10 @@ fn truncated_tail_loads_what_it_can_when_allowed() {
     drop(db);
     let incr = incr_file(&dir.0);
     let whole = std::fs::read(&incr).unwrap();
-    let mut f = std::fs::OpenOptions::new().append(true).open(&incr).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&incr)
+        .unwrap();
     std::io::Write::write_all(&mut f, b"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1").unwrap();
     drop(f);
     let mut strict = aof(&dir.0, Fsync::Always);
@@ -161,7 +177,10 @@ fn truncated_tail_loads_what_it_can_when_allowed() {
     let err = Db::builder().persistence(strict).open().unwrap_err();
     assert!(err.to_string().contains("Unexpected end of file"), "{err}");
     let db = open(aof(&dir.0, Fsync::Always));
-    assert_eq!(db.call(["MGET", "a", "b", "c"]), Reply::Array(vec![Reply::bulk("1"), Reply::bulk("2"), Reply::Nil]));
+    assert_eq!(
+        db.call(["MGET", "a", "b", "c"]),
+        Reply::Array(vec![Reply::bulk("1"), Reply::bulk("2"), Reply::Nil])
+    );
     // The file was repaired: the cut command is gone, and new writes follow whole ones.
     assert_eq!(std::fs::read(&incr).unwrap(), whole);
     db.call(["SET", "c", "3"]);
@@ -183,7 +202,10 @@ fn corrupt_aof_is_refused_with_a_clear_error() {
     data[at] = b'!';
     data[at - 1] = b'?';
     std::fs::write(&incr, &data).unwrap();
-    let err = Db::builder().persistence(aof(&dir.0, Fsync::Always)).open().unwrap_err();
+    let err = Db::builder()
+        .persistence(aof(&dir.0, Fsync::Always))
+        .open()
+        .unwrap_err();
     assert!(err.to_string().contains("Bad file format"), "{err}");
     // Nothing was overwritten.
     assert_eq!(std::fs::read(&incr).unwrap(), data);
@@ -201,7 +223,10 @@ fn corrupt_rdb_is_refused() {
     let mid = data.len() / 2;
     data[mid] ^= 0x40;
     std::fs::write(&path, &data).unwrap();
-    let err = Db::builder().persistence(rdb_only(&dir.0)).open().unwrap_err();
+    let err = Db::builder()
+        .persistence(rdb_only(&dir.0))
+        .open()
+        .unwrap_err();
     assert!(err.to_string().contains("checksum"), "{err}");
 }
 
@@ -229,7 +254,10 @@ fn rewrite_keeps_everything_and_swaps_files() {
     let m = std::fs::read_to_string(adir.join("appendonly.aof.manifest")).unwrap();
     assert!(m.contains("appendonly.aof.2.base.rdb"), "{m}");
     assert!(!m.contains(".1.incr.aof"), "{m}");
-    let files: Vec<_> = std::fs::read_dir(&adir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let files: Vec<_> = std::fs::read_dir(&adir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(files.len(), 3, "{files:?}");
     let db = open(aof(&dir.0, Fsync::Everysec));
     check(&db);
@@ -258,23 +286,57 @@ fn turning_aof_on_starts_from_the_rdb() {
 fn restore_follows_redis() {
     let db = Db::new();
     db.call(["SET", "k", "hello"]);
-    let Reply::Bulk(p) = db.call(["DUMP", "k"]) else { panic!() };
+    let Reply::Bulk(p) = db.call(["DUMP", "k"]) else {
+        panic!()
+    };
     assert_eq!(&p[..], b"\x00\x05hello\n\x00cr\xdfve4 \n");
     assert_eq!(db.call(["DUMP", "nope"]), Reply::Nil);
     let p = p.to_vec();
     let busy = db.call([&b"RESTORE"[..], b"k", b"0", &p]);
     assert_eq!(busy.clone(), Reply::Error(crate::error::BUSYKEY));
     assert_eq!(db.call([&b"RESTORE"[..], b"k", b"-1", &p]), busy);
-    assert_eq!(db.call([&b"RESTORE"[..], b"k2", b"-1", &p]), Reply::Error(crate::error::INVALID_TTL));
-    assert_eq!(db.call([&b"RESTORE"[..], b"k2", b"0", b"junk"]), Reply::Error(crate::error::DUMP_PAYLOAD));
-    assert_eq!(db.call([&b"RESTORE"[..], b"k2", b"0", &p, b"FREQ", b"300"]), Reply::Error(crate::error::INVALID_FREQ));
-    assert_eq!(db.call([&b"RESTORE"[..], b"k2", b"0", &p, b"IDLETIME", b"1", b"FREQ", b"2"]), Reply::Error(crate::Error::Syntax));
-    assert_eq!(db.call([&b"RESTORE"[..], b"k2", b"0", &p, b"IDLETIME", b"100"]), Reply::Ok);
-    assert!(matches!(db.call(["OBJECT", "IDLETIME", "k2"]), Reply::Int(t) if (100..=101).contains(&t)));
-    assert_eq!(db.call([&b"RESTORE"[..], b"k", b"5000", &p, b"REPLACE"]), Reply::Ok);
+    assert_eq!(
+        db.call([&b"RESTORE"[..], b"k2", b"-1", &p]),
+        Reply::Error(crate::error::INVALID_TTL)
+    );
+    assert_eq!(
+        db.call([&b"RESTORE"[..], b"k2", b"0", b"junk"]),
+        Reply::Error(crate::error::DUMP_PAYLOAD)
+    );
+    assert_eq!(
+        db.call([&b"RESTORE"[..], b"k2", b"0", &p, b"FREQ", b"300"]),
+        Reply::Error(crate::error::INVALID_FREQ)
+    );
+    assert_eq!(
+        db.call([
+            &b"RESTORE"[..],
+            b"k2",
+            b"0",
+            &p,
+            b"IDLETIME",
+            b"1",
+            b"FREQ",
+            b"2"
+        ]),
+        Reply::Error(crate::Error::Syntax)
+    );
+    assert_eq!(
+        db.call([&b"RESTORE"[..], b"k2", b"0", &p, b"IDLETIME", b"100"]),
+        Reply::Ok
+    );
+    assert!(
+        matches!(db.call(["OBJECT", "IDLETIME", "k2"]), Reply::Int(t) if (100..=101).contains(&t))
+    );
+    assert_eq!(
+        db.call([&b"RESTORE"[..], b"k", b"5000", &p, b"REPLACE"]),
+        Reply::Ok
+    );
     assert!(matches!(db.call(["PTTL", "k"]), Reply::Int(t) if (4000..=5000).contains(&t)));
     // An absolute TTL in the past: OK, and no key (the old one is gone under REPLACE).
-    assert_eq!(db.call([&b"RESTORE"[..], b"k", b"1", &p, b"REPLACE", b"ABSTTL"]), Reply::Ok);
+    assert_eq!(
+        db.call([&b"RESTORE"[..], b"k", b"1", &p, b"REPLACE", b"ABSTTL"]),
+        Reply::Ok
+    );
     assert_eq!(db.call(["EXISTS", "k"]), Reply::Int(0));
     // A payload that passes the checksum but does not decode.
     let bad = {
@@ -287,7 +349,10 @@ fn restore_follows_redis() {
         b.extend_from_slice(&crc.to_le_bytes());
         b
     };
-    assert_eq!(db.call([&b"RESTORE"[..], b"x", b"0", &bad]), Reply::Error(crate::error::BAD_DATA_FORMAT));
+    assert_eq!(
+        db.call([&b"RESTORE"[..], b"x", b"0", &bad]),
+        Reply::Error(crate::error::BAD_DATA_FORMAT)
+    );
 }
 
 fn sample_payloads() -> Vec<Vec<u8>> {

@@ -271,7 +271,13 @@ mod tests {
             i64::MIN,
             i64::MAX,
         ];
-        let strings = [vec![b'x'; 0], vec![b'y'; 63], vec![b'z'; 64], vec![b'w'; 4095], vec![b'v'; 70_000]];
+        let strings = [
+            vec![b'x'; 0],
+            vec![b'y'; 63],
+            vec![b'z'; 64],
+            vec![b'w'; 4095],
+            vec![b'v'; 70_000],
+        ];
         let mut b = Builder::new();
         for &n in &ints {
             b.push_int(n);

@@ -171,7 +171,10 @@ mod tests {
         let s: Vec<u8> = (0..=255u8).collect();
         assert!(compress(&s, s.len() - 4).is_none());
         assert!(decompress(&[5, 1, 2], 6).is_err());
-        assert!(decompress(&[0x20, 0x05], 3).is_err(), "reference before start");
+        assert!(
+            decompress(&[0x20, 0x05], 3).is_err(),
+            "reference before start"
+        );
         assert!(decompress(&[0, b'a'], 2).is_err(), "short output");
         assert!(decompress(&[0, b'a'], usize::MAX).is_err());
     }

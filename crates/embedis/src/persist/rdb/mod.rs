@@ -200,8 +200,8 @@ impl<'a> Input<'a> {
                         let clen = self.len()?;
                         let ulen = self.len()?;
                         let clen = usize::try_from(clen).map_err(|_| RdbError::Truncated)?;
-                        let ulen = usize::try_from(ulen)
-                            .map_err(|_| RdbError::Corrupt("LZF length"))?;
+                        let ulen =
+                            usize::try_from(ulen).map_err(|_| RdbError::Corrupt("LZF length"))?;
                         let block = self.take(clen)?;
                         let out = lzf::decompress(block, ulen)
                             .map_err(|_| RdbError::Corrupt("LZF block"))?;
@@ -209,7 +209,9 @@ impl<'a> Input<'a> {
                     }
                     _ => return Err(RdbError::Corrupt("unknown string encoding")),
                 };
-                Ok(Cow::Owned(itoa::Buffer::new().format(v).as_bytes().to_vec()))
+                Ok(Cow::Owned(
+                    itoa::Buffer::new().format(v).as_bytes().to_vec(),
+                ))
             }
         }
     }
@@ -345,7 +347,16 @@ mod tests {
 
     #[test]
     fn lengths_round_trip() {
-        for n in [0u64, 63, 64, 16383, 16384, u32::MAX as u64, u32::MAX as u64 + 1, u64::MAX] {
+        for n in [
+            0u64,
+            63,
+            64,
+            16383,
+            16384,
+            u32::MAX as u64,
+            u32::MAX as u64 + 1,
+            u64::MAX,
+        ] {
             let mut o = Out::new();
             o.len(n);
             assert_eq!(Input::new(&o.buf).len().unwrap(), n);

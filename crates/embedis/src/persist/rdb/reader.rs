@@ -7,7 +7,9 @@
 use std::borrow::Cow;
 
 use super::listpack::{self, Elem};
-use super::{Input, RDB_MIN_VERSION, RDB_VERSION, RdbError, crc64, intset, opcodes, types, ziplist};
+use super::{
+    Input, RDB_MIN_VERSION, RDB_VERSION, RdbError, crc64, intset, opcodes, types, ziplist,
+};
 use crate::keyspace::Value;
 use crate::types::bytetable::MemberHasher;
 use crate::types::hash::Hash;
@@ -131,7 +133,11 @@ pub fn read_list(i: &mut Input<'_>, ty: u8) -> Result<Vec<Vec<u8>>, RdbError> {
         types::LIST_QUICKLIST | types::LIST_QUICKLIST_2 => {
             let nodes = i.count(1)?;
             for _ in 0..nodes {
-                let container = if ty == types::LIST_QUICKLIST_2 { i.len()? } else { 2 };
+                let container = if ty == types::LIST_QUICKLIST_2 {
+                    i.len()?
+                } else {
+                    2
+                };
                 let blob = i.string()?;
                 match container {
                     // A plain node: one large element stored as it is.
@@ -164,7 +170,11 @@ pub fn read_zset(i: &mut Input<'_>, ty: u8) -> Result<Vec<(Vec<u8>, f64)>, RdbEr
             let n = i.count(2)?;
             for _ in 0..n {
                 let m = i.string()?.into_owned();
-                let score = if ty == types::ZSET_2 { i.binary_double()? } else { i.text_double()? };
+                let score = if ty == types::ZSET_2 {
+                    i.binary_double()?
+                } else {
+                    i.text_double()?
+                };
                 if score.is_nan() {
                     return Err(RdbError::Corrupt("NaN score"));
                 }
@@ -250,7 +260,9 @@ pub fn read_file(
     mut sink: impl FnMut(Record) -> Result<(), RdbError>,
 ) -> Result<FileSummary, RdbError> {
     let mut i = Input::new(data);
-    let magic = i.take(9).map_err(|_| RdbError::Version("file too short".into()))?;
+    let magic = i
+        .take(9)
+        .map_err(|_| RdbError::Version("file too short".into()))?;
     if &magic[..5] != b"REDIS" {
         return Err(RdbError::Version("missing REDIS signature".into()));
     }
@@ -340,7 +352,9 @@ fn read_records(
                 sink(Record::Function(code))?;
             }
             opcodes::FUNCTION_PRE_GA => {
-                return Err(RdbError::Unsupported("functions of a Redis 7.0 release candidate"));
+                return Err(RdbError::Unsupported(
+                    "functions of a Redis 7.0 release candidate",
+                ));
             }
             ty => {
                 let key = i.string()?.into_owned();

@@ -100,11 +100,20 @@ pub fn write_key(
 
 /// The opening of a file: signature and version, and the auxiliary fields Redis writes.
 pub fn header(out: &mut Out, ctime_secs: u64, used_mem: u64, aof_base: bool) {
-    out.buf.extend_from_slice(format!("REDIS{RDB_VERSION:04}").as_bytes());
+    out.buf
+        .extend_from_slice(format!("REDIS{RDB_VERSION:04}").as_bytes());
     aux(out, b"redis-ver", REDIS_VERSION.as_bytes());
     aux(out, b"redis-bits", b"64");
-    aux(out, b"ctime", itoa::Buffer::new().format(ctime_secs).as_bytes());
-    aux(out, b"used-mem", itoa::Buffer::new().format(used_mem).as_bytes());
+    aux(
+        out,
+        b"ctime",
+        itoa::Buffer::new().format(ctime_secs).as_bytes(),
+    );
+    aux(
+        out,
+        b"used-mem",
+        itoa::Buffer::new().format(used_mem).as_bytes(),
+    );
     aux(out, b"aof-base", if aof_base { b"1" } else { b"0" });
 }
 
@@ -180,8 +189,8 @@ impl<W: Write> CrcWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::persist::rdb::reader::{Record, read_file, read_object};
     use crate::persist::rdb::Input;
+    use crate::persist::rdb::reader::{Record, read_file, read_object};
     use crate::types::bytetable::MemberHasher;
 
     const HS: MemberHasher = MemberHasher::with_seed(1);
@@ -211,7 +220,11 @@ mod tests {
         values.push(Value::Hash(small));
         let mut big = Hash::new();
         for i in 0..1000 {
-            big.insert(format!("field{i}").as_bytes(), format!("{i}").as_bytes(), HS);
+            big.insert(
+                format!("field{i}").as_bytes(),
+                format!("{i}").as_bytes(),
+                HS,
+            );
         }
         values.push(Value::Hash(big));
         let mut ints = Set::new_intset();
@@ -235,13 +248,40 @@ mod tests {
     fn a_file_round_trips_and_detects_corruption() {
         let mut o = Out::new();
         header(&mut o, 1_700_000_000, 0, false);
-        function(&mut o, b"#!lua name=lib\nredis.register_function('f', function() return 1 end)", true);
+        function(
+            &mut o,
+            b"#!lua name=lib\nredis.register_function('f', function() return 1 end)",
+            true,
+        );
         select_db(&mut o, 0, 2, 1);
-        write_key(&mut o, b"a", &Value::Str(Str::from_bytes(b"1")), None, None, true).unwrap();
-        write_key(&mut o, b"b", &Value::Str(Str::from_bytes(b"two")), Some(4_000_000_000_000), Some(7), true)
-            .unwrap();
+        write_key(
+            &mut o,
+            b"a",
+            &Value::Str(Str::from_bytes(b"1")),
+            None,
+            None,
+            true,
+        )
+        .unwrap();
+        write_key(
+            &mut o,
+            b"b",
+            &Value::Str(Str::from_bytes(b"two")),
+            Some(4_000_000_000_000),
+            Some(7),
+            true,
+        )
+        .unwrap();
         select_db(&mut o, 3, 1, 0);
-        write_key(&mut o, b"c", &Value::Str(Str::from_bytes(b"x")), None, None, true).unwrap();
+        write_key(
+            &mut o,
+            b"c",
+            &Value::Str(Str::from_bytes(b"x")),
+            None,
+            None,
+            true,
+        )
+        .unwrap();
         let mut w = CrcWriter::new(Vec::new());
         w.put(&o.buf).unwrap();
         let file = w.finish().unwrap();
@@ -258,7 +298,10 @@ mod tests {
         .unwrap();
         assert_eq!(s.keys, 3);
         assert_eq!(funcs, 1);
-        assert_eq!(keys[1], (0, b"b".to_vec(), Some(4_000_000_000_000), Some(7)));
+        assert_eq!(
+            keys[1],
+            (0, b"b".to_vec(), Some(4_000_000_000_000), Some(7))
+        );
         assert_eq!(keys[2].0, 3);
         let mut bad = file.clone();
         let mid = bad.len() / 2;

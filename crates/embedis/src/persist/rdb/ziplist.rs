@@ -76,7 +76,10 @@ pub fn decode(z: &[u8]) -> Result<Vec<Elem<'_>>, ZiplistError> {
                     }
                     0xE0 => {
                         let d = take(z, p + 1, 8)?;
-                        (i64::from_le_bytes(d.try_into().map_err(|_| ZiplistError)?), 8)
+                        (
+                            i64::from_le_bytes(d.try_into().map_err(|_| ZiplistError)?),
+                            8,
+                        )
                     }
                     0xF0 => {
                         let d = take(z, p + 1, 3)?;
@@ -151,7 +154,10 @@ mod tests {
         for e in entries {
             let start = body.len();
             body.push(prev as u8);
-            match std::str::from_utf8(e).ok().and_then(|s| s.parse::<i64>().ok()) {
+            match std::str::from_utf8(e)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+            {
                 Some(n) if (0..=12).contains(&n) => body.push(0xF1 + n as u8),
                 Some(n) if i16::try_from(n).is_ok() => {
                     body.push(0xC0);
@@ -178,7 +184,15 @@ mod tests {
     fn decodes_strings_and_integers() {
         let z = build(&[b"field", b"7", b"other", b"-300"]);
         let d = decode(&z).unwrap();
-        assert_eq!(d, vec![Elem::Bytes(b"field"), Elem::Int(7), Elem::Bytes(b"other"), Elem::Int(-300)]);
+        assert_eq!(
+            d,
+            vec![
+                Elem::Bytes(b"field"),
+                Elem::Int(7),
+                Elem::Bytes(b"other"),
+                Elem::Int(-300)
+            ]
+        );
         for cut in 0..z.len() {
             assert!(decode(&z[..cut]).is_err());
         }
@@ -188,7 +202,10 @@ mod tests {
     fn decodes_zipmap() {
         // zmlen 2, "a" -> "1" (free 0), "bb" -> "xyz" (free 1), end.
         let z = b"\x02\x01a\x01\x001\x02bb\x03\x01xyz\x00\xff";
-        assert_eq!(decode_zipmap(z).unwrap(), vec![&b"a"[..], b"1", b"bb", b"xyz"]);
+        assert_eq!(
+            decode_zipmap(z).unwrap(),
+            vec![&b"a"[..], b"1", b"bb", b"xyz"]
+        );
         assert!(decode_zipmap(&z[..z.len() - 1]).is_err());
     }
 }
