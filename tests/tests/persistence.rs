@@ -361,7 +361,9 @@ fn populate(r: &mut dyn Run) -> Vec<(usize, Vec<u8>)> {
 }
 
 fn snapshot(r: &mut dyn Run, keys: &[(usize, Vec<u8>)]) -> Vec<String> {
-    keys.iter().map(|(db, k)| describe(r, *db, k)).collect()
+    let s = keys.iter().map(|(db, k)| describe(r, *db, k)).collect();
+    r.run(&[b"SELECT", b"0"]);
+    s
 }
 
 fn wait_bg(r: &mut Redis) {
