@@ -918,6 +918,7 @@ pub fn info(engine: &Engine) -> Vec<(&'static str, String)> {
             ("rdb_bgsave_in_progress", "0".into()),
             ("rdb_last_save_time", (engine.started_ms / 1000).to_string()),
             ("rdb_last_bgsave_status", "ok".into()),
+            ("rdb_saves", "0".into()),
             ("aof_enabled", "0".into()),
             ("aof_rewrite_in_progress", "0".into()),
         ];

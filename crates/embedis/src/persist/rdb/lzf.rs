@@ -21,11 +21,34 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     if n < 4 {
         return None;
     }
-    let mut out: Vec<u8> = Vec::with_capacity(max_out.min(n + n / 16 + 64));
-    let mut table = vec![0u32; 1 << HLOG];
+    let out: Vec<u8> = Vec::with_capacity(max_out.min(n + n / 16 + 64));
+    // The table is sized to the input: most strings saved are short, and zeroing a full
+    // 64 KiB table for each would cost more than compressing them.
+    let hlog = (usize::BITS - n.leading_zeros()).clamp(8, HLOG);
+    TABLE.with(|t| {
+        let mut t = t.borrow_mut();
+        let table = &mut t[..1 << hlog];
+        table.fill(0);
+        compress_with(input, max_out, out, table, hlog)
+    })
+}
+
+thread_local! {
+    /// The match table, reused across calls (snapshots compress millions of strings).
+    static TABLE: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::new(vec![0u32; 1 << HLOG]);
+}
+
+fn compress_with(
+    input: &[u8],
+    max_out: usize,
+    mut out: Vec<u8>,
+    table: &mut [u32],
+    hlog: u32,
+) -> Option<Vec<u8>> {
+    let n = input.len();
     let hash = |p: usize| -> usize {
         let v = (input[p] as u32) << 16 | (input[p + 1] as u32) << 8 | input[p + 2] as u32;
-        ((v.wrapping_mul(2_654_435_761)) >> (32 - HLOG)) as usize
+        ((v.wrapping_mul(2_654_435_761)) >> (32 - hlog)) as usize
     };
     let mut lit_start = 0usize; // start of pending literals
     let mut ip = 0usize;

@@ -165,7 +165,7 @@ impl<'a> Input<'a> {
     }
 
     /// Reads a length (not a string encoding).
-    pub fn len(&mut self) -> Result<u64, RdbError> {
+    pub fn length(&mut self) -> Result<u64, RdbError> {
         match self.len_field()? {
             Len::Plain(n) => Ok(n),
             Len::Encoded(_) => Err(RdbError::Corrupt("encoded value where a length belongs")),
@@ -176,7 +176,7 @@ impl<'a> Input<'a> {
     /// bytes: a count the remaining input cannot hold is corrupt (so it never sizes an
     /// allocation beyond the input).
     pub fn count(&mut self, min_item: usize) -> Result<usize, RdbError> {
-        let n = self.len()?;
+        let n = self.length()?;
         let max = (self.remaining() / min_item.max(1)) as u64;
         if n > max {
             return Err(RdbError::Truncated);
@@ -197,8 +197,8 @@ impl<'a> Input<'a> {
                     ENC_INT16 => i16::from_le_bytes(self.array()?) as i64,
                     ENC_INT32 => i32::from_le_bytes(self.array()?) as i64,
                     ENC_LZF => {
-                        let clen = self.len()?;
-                        let ulen = self.len()?;
+                        let clen = self.length()?;
+                        let ulen = self.length()?;
                         let clen = usize::try_from(clen).map_err(|_| RdbError::Truncated)?;
                         let ulen =
                             usize::try_from(ulen).map_err(|_| RdbError::Corrupt("LZF length"))?;
@@ -359,7 +359,7 @@ mod tests {
         ] {
             let mut o = Out::new();
             o.len(n);
-            assert_eq!(Input::new(&o.buf).len().unwrap(), n);
+            assert_eq!(Input::new(&o.buf).length().unwrap(), n);
         }
     }
 

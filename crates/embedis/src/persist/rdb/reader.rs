@@ -134,7 +134,7 @@ pub fn read_list(i: &mut Input<'_>, ty: u8) -> Result<Vec<Vec<u8>>, RdbError> {
             let nodes = i.count(1)?;
             for _ in 0..nodes {
                 let container = if ty == types::LIST_QUICKLIST_2 {
-                    i.len()?
+                    i.length()?
                 } else {
                     2
                 };
@@ -331,15 +331,15 @@ fn read_records(
         match op {
             opcodes::EOF => return Ok(()),
             opcodes::SELECTDB => {
-                db = usize::try_from(i.len()?).map_err(|_| RdbError::Corrupt("db number"))?;
+                db = usize::try_from(i.length()?).map_err(|_| RdbError::Corrupt("db number"))?;
             }
             opcodes::RESIZEDB => {
-                i.len()?;
-                i.len()?;
+                i.length()?;
+                i.length()?;
             }
             opcodes::EXPIRETIME_MS => expire = Some(i.i64_le()?),
             opcodes::EXPIRETIME => expire = Some(i.i32_le()? as i64 * 1000),
-            opcodes::IDLE => idle = Some(i.len()?),
+            opcodes::IDLE => idle = Some(i.length()?),
             opcodes::FREQ => freq = Some(i.u8()?),
             opcodes::AUX => {
                 let k = i.string()?.into_owned();

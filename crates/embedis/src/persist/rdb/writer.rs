@@ -14,56 +14,61 @@ use crate::types::hash::Hash;
 use crate::types::set::{Member, Set};
 use crate::types::string::Str;
 
+/// The RDB type `value` is written as; `Err` names a type that has no RDB form in embedis
+/// yet.
+pub fn object_type(value: &Value) -> Result<u8, &'static str> {
+    Ok(match value {
+        Value::Str(_) => types::STRING,
+        Value::Hash(Hash::Compact(_)) => types::HASH_LISTPACK,
+        Value::Hash(Hash::Table(_)) => types::HASH,
+        Value::Set(Set::Intset(_)) => types::SET_INTSET,
+        Value::Set(_) => types::SET,
+        #[allow(unreachable_patterns)]
+        other => return Err(other.type_name()),
+    })
+}
+
 /// Appends the RDB type byte and the object for `value`; `Err` names a type that has no RDB
 /// form in embedis yet.
 pub fn write_object(out: &mut Out, value: &Value, compress: bool) -> Result<(), &'static str> {
+    out.u8(object_type(value)?);
+    write_body(out, value, compress);
+    Ok(())
+}
+
+/// Appends the object (without its type byte), in the form [`object_type`] names.
+fn write_body(out: &mut Out, value: &Value, compress: bool) {
     match value {
-        Value::Str(s) => {
-            out.u8(types::STRING);
-            match s {
-                Str::Int(n) => out.int_string(*n),
-                Str::Bytes { data, .. } => out.string(data, compress),
+        Value::Str(Str::Int(n)) => out.int_string(*n),
+        Value::Str(Str::Bytes { data, .. }) => out.string(data, compress),
+        Value::Hash(h @ Hash::Compact(_)) => {
+            let mut b = listpack::Builder::new();
+            for (f, v) in h.iter() {
+                b.push(f);
+                b.push(v);
+            }
+            out.string(&b.finish(), compress);
+        }
+        Value::Hash(h) => {
+            out.len(h.len() as u64);
+            for (f, v) in h.iter() {
+                out.string(f, compress);
+                out.string(v, compress);
             }
         }
-        Value::Hash(h) => match h {
-            Hash::Compact(_) => {
-                out.u8(types::HASH_LISTPACK);
-                let mut b = listpack::Builder::new();
-                for (f, v) in h.iter() {
-                    b.push(f);
-                    b.push(v);
-                }
-                out.string(&b.finish(), compress);
-            }
-            Hash::Table(_) => {
-                out.u8(types::HASH);
-                out.len(h.len() as u64);
-                for (f, v) in h.iter() {
-                    out.string(f, compress);
-                    out.string(v, compress);
+        Value::Set(Set::Intset(v)) => out.string(&intset::encode(v), compress),
+        Value::Set(s) => {
+            out.len(s.len() as u64);
+            for m in s.iter() {
+                match m {
+                    Member::Int(n) => out.int_string(n),
+                    Member::Bytes(b) => out.string(b, compress),
                 }
             }
-        },
-        Value::Set(s) => match s {
-            Set::Intset(v) => {
-                out.u8(types::SET_INTSET);
-                out.string(&intset::encode(v), compress);
-            }
-            _ => {
-                out.u8(types::SET);
-                out.len(s.len() as u64);
-                for m in s.iter() {
-                    match m {
-                        Member::Int(n) => out.int_string(n),
-                        Member::Bytes(b) => out.string(b, compress),
-                    }
-                }
-            }
-        },
+        }
         #[allow(unreachable_patterns)]
-        other => return Err(other.type_name()),
+        _ => {}
     }
-    Ok(())
 }
 
 /// Appends one key with its expiry and (when given) LRU idle seconds, as
@@ -85,16 +90,16 @@ pub fn write_key(
         out.u8(opcodes::IDLE);
         out.len(idle);
     }
-    // The type byte comes first, then the key, then the object: write the object to learn its
-    // type, then splice.
-    let mut obj = Out::new();
-    if let Err(t) = write_object(&mut obj, value, compress) {
-        out.buf.truncate(mark);
-        return Err(t);
-    }
-    out.u8(obj.buf[0]);
+    let ty = match object_type(value) {
+        Ok(t) => t,
+        Err(t) => {
+            out.buf.truncate(mark);
+            return Err(t);
+        }
+    };
+    out.u8(ty);
     out.string(key, compress);
-    out.buf.extend_from_slice(&obj.buf[1..]);
+    write_body(out, value, compress);
     Ok(())
 }
 

@@ -125,10 +125,7 @@ pub fn decode_zipmap(z: &[u8]) -> Result<Vec<&[u8]>, ZiplistError> {
             }
         }
     };
-    loop {
-        let Some(klen) = read_len(&mut p)? else {
-            break;
-        };
+    while let Some(klen) = read_len(&mut p)? {
         out.push(take(z, p, klen)?);
         p += klen;
         let vlen = read_len(&mut p)?.ok_or(ZiplistError)?;
