@@ -527,6 +527,23 @@ mod tests {
     }
 
     #[test]
+    fn dump_matches_redis_and_restores() {
+        let db = Db::new();
+        let long = "x".repeat(100);
+        let values = ["a", "b", "1", "2", "300", "-7", &long, "99999999999", ""];
+        db.rpush("l", &values).unwrap();
+        // DUMP l of redis-server 7.0 after the same RPUSH.
+        let redis: &[u8] = b"\x12\x01\x02\xc3+@\x8a\x18\x8a\x00\x00\x00\x09\x00\x81a\x02\x81b\x02\x01\x01\x02\x01\xc1,\x02\xdf\xf9\x02\xe0dx\xe0Z\x00\x06f\xf4\xff\xe7vH\x17@\x81\x02\x80\x01\xff\x0a\x005\xfc\x93:nU-\xa5";
+        assert_eq!(db.call(["DUMP", "l"]), Reply::bulk(redis));
+        assert_eq!(db.call([&b"RESTORE"[..], b"copy", b"0", redis]), Reply::Ok);
+        assert_eq!(db.lrange("copy", 0, -1).unwrap(), values.to_vec());
+        assert_eq!(
+            db.call(["OBJECT", "ENCODING", "copy"]),
+            Reply::bulk("quicklist")
+        );
+    }
+
+    #[test]
     fn blocking_pops_return_at_once_with_data_or_zero_timeout() {
         let db = Db::new();
         db.rpush("b", &["1"]).unwrap();

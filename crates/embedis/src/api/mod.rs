@@ -6,6 +6,7 @@ mod bitmap;
 mod hash;
 mod keys;
 pub mod list;
+mod persist;
 mod server;
 mod set;
 mod sort;

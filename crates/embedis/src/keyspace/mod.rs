@@ -40,9 +40,41 @@ pub struct Shard {
     tables: Box<[Table]>,
     /// Clients blocked on keys of this shard (see [`crate::blocking`]).
     pub(crate) waiters: ShardWaiters,
+    /// A snapshot waiting for this shard's contents (see [`ShardCapture`]).
+    capture: Option<Arc<dyn ShardCapture>>,
+}
+
+/// A point-in-time snapshot in progress (BGSAVE, AOF rewrite): it is handed each shard's
+/// contents by whoever locks that shard first after the snapshot was requested, before any
+/// change, so the snapshot is the keyspace as it was at the request (see `persist`).
+pub trait ShardCapture: Send + Sync + std::fmt::Debug {
+    /// Records shard `idx` as it is now. Called with the shard locked.
+    fn capture(&self, idx: usize, shard: &Shard);
+}
+
+/// Hands a locked shard to its pending snapshot, if any: a single branch when none is.
+#[inline]
+fn settle(idx: usize, shard: &mut Shard) {
+    if shard.capture.is_some() {
+        if let Some(c) = shard.capture.take() {
+            c.capture(idx, shard);
+        }
+    }
 }
 
 impl Shard {
+    /// Every logical database's table, read-only (snapshots).
+    pub fn tables(&self) -> &[Table] {
+        &self.tables
+    }
+
+    /// Asks for this shard to be handed to `capture` before its next change (the caller
+    /// holds the lock; a capture still pending is settled first).
+    pub fn request_capture(&mut self, idx: usize, capture: Arc<dyn ShardCapture>) {
+        settle(idx, self);
+        self.capture = Some(capture);
+    }
+
     /// The table of logical database `db`.
     pub fn table(&mut self, db: usize) -> &mut Table {
         &mut self.tables[db]
@@ -73,6 +105,7 @@ impl Keyspace {
                 Mutex::new(Shard {
                     tables: (0..databases).map(|_| Table::default()).collect(),
                     waiters: ShardWaiters::default(),
+                    capture: None,
                 })
             })
             .collect();
@@ -121,7 +154,7 @@ impl Keyspace {
         now_ms: u64,
     ) -> Access<'a> {
         let idx = Self::shard_of(self.hash(key));
-        let guard = self.shards[idx].lock();
+        let guard = self.lock_index(idx);
         if self.blocking.pending() > 0 && guard.waiters.needs_all(db, key) {
             drop(guard);
             return self.lock_all(stats, db, now_ms);
@@ -147,12 +180,18 @@ impl Keyspace {
         f(&mut self.shards[idx].lock().waiters)
     }
 
+    fn lock_index(&self, idx: usize) -> MutexGuard<'_, Shard> {
+        let mut g = self.shards[idx].lock();
+        settle(idx, &mut g);
+        g
+    }
+
     /// Locks every shard, in ascending order.
     pub fn lock_all<'a>(&'a self, stats: &'a Stats, db: usize, now_ms: u64) -> Access<'a> {
         Access {
             ks: self,
             stats,
-            guards: Guards::All(self.shards.iter().map(|s| s.lock()).collect()),
+            guards: Guards::All((0..SHARDS).map(|i| self.lock_index(i)).collect()),
             db,
             now_ms,
             ready: VecDeque::new(),
@@ -164,7 +203,7 @@ impl Keyspace {
         Access {
             ks: self,
             stats,
-            guards: Guards::One(idx, self.shards[idx].lock()),
+            guards: Guards::One(idx, self.lock_index(idx)),
             db: 0,
             now_ms,
             ready: VecDeque::new(),
