@@ -2,3 +2,4 @@
 //! locking; `cmd/` parses requests and calls into these.
 
 pub mod string;
+pub mod zset;
