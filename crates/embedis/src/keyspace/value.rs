@@ -1,6 +1,7 @@
 //! What a key holds: one of Redis's types.
 
 use crate::types::string::Str;
+use crate::types::zset::ZSet;
 
 /// The value stored under a key.
 #[derive(Debug, Clone, PartialEq)]
@@ -8,6 +9,8 @@ use crate::types::string::Str;
 pub enum Value {
     /// A string (also what bitmaps and HyperLogLogs are stored as).
     Str(Str),
+    /// A sorted set.
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -15,6 +18,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -22,6 +26,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -29,6 +34,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 }
