@@ -617,17 +617,31 @@ pub fn zrangestore_exec(
     src: &[u8],
     q: &ZRange,
 ) -> Result<i64> {
-    let mut entries: Vec<(Vec<u8>, f64)> = match read(a, src)? {
-        None => Vec::new(),
-        Some(z) => select(z, q)
-            .into_iter()
-            .map(|(m, s)| (m.to_vec(), s))
-            .collect(),
+    // Built the way Redis builds it: a listpack unless a rank range is known to be larger,
+    // then one add per element in reply order. The order matters: a -0 score added while
+    // the set is still a listpack becomes 0, as in Redis.
+    let built = match read(a, src)? {
+        None => None,
+        Some(z) => {
+            let items = select(z, q);
+            let hint = match q.by {
+                ZRangeBy::Rank(..) => items.len() as i64,
+                _ => -1,
+            };
+            let mut out = ZSet::for_result(hint, limits);
+            for (m, s) in &items {
+                out.set(*s, m, limits);
+            }
+            (!out.is_empty()).then_some(out)
+        }
     };
-    if q.rev {
-        entries.reverse();
-    }
-    Ok(store(a, limits, dst, &entries))
+    let Some(out) = built else {
+        return Ok(store(a, limits, dst, &[]));
+    };
+    let n = out.len() as i64;
+    a.set(dst, Value::ZSet(out));
+    a.touched(dst);
+    Ok(n)
 }
 
 #[derive(Clone, Copy, PartialEq)]

@@ -107,8 +107,19 @@ impl ZSet {
         }
     }
 
-    /// A set from entries already in set order with distinct members, in the encoding the
-    /// *STORE commands give their result.
+    /// An empty set for a result of `len` elements (-1: not known yet), as ZRANGESTORE
+    /// starts its destination: listpack unless `len` is known to exceed the entry limit.
+    /// Elements are then added one by one, converting like ZADD.
+    pub fn for_result(len: i64, limits: &Limits) -> ZSet {
+        if len > limits.max_listpack_entries as i64 {
+            ZSet::Skiplist(Box::default())
+        } else {
+            ZSet::Listpack(Listpack::new())
+        }
+    }
+
+    /// A set from entries already in set order with distinct members, in the encoding
+    /// ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE give their result.
     pub fn from_sorted<M: AsRef<[u8]>>(entries: &[(M, f64)], limits: &Limits) -> ZSet {
         let longest = entries.iter().map(|(m, _)| m.as_ref().len()).max();
         if entries.len() <= limits.max_listpack_entries
