@@ -4,3 +4,6 @@
 
 mod keys;
 mod string;
+mod zset;
+
+pub use zset::Scored;

@@ -10,7 +10,7 @@
 
 use std::cmp::Ordering;
 
-use super::skiplist::cmp_entry;
+use super::btree::cmp_entry;
 
 /// Entries in (score, member) order, packed.
 #[derive(Debug, Clone, Default)]

@@ -5,8 +5,8 @@
 //! - `listpack` ([`Listpack`]): one packed buffer, linear scans; used while the set has at
 //!   most `zset-max-listpack-entries` members (128) of at most `zset-max-listpack-value`
 //!   bytes (64).
-//! - `skiplist` ([`SkipZSet`]): a span-counting skiplist (O(log n) insert, delete, rank,
-//!   element by rank, range ends) plus a member index (O(1) score lookup).
+//! - `skiplist` ([`TreeZSet`]; the name is Redis's): a counted B+tree (O(log n) insert,
+//!   delete, rank, element by rank, range ends) plus a member index (O(1) score lookup).
 //!
 //! A set converts to `skiplist` when an insert would break a limit, and never converts back
 //! (as in Redis: only the *STORE commands, which build a new set, pick listpack again).
@@ -16,13 +16,13 @@
 //! members with different scores, which Redis leaves unspecified, answer like Redis does on
 //! a listpack.
 
+mod btree;
 mod listpack;
 mod range;
-mod skiplist;
 
+pub use btree::{TreeZSet, cmp_entry};
 pub use listpack::Listpack;
 pub use range::{LexBound, LexRange, RangeSpec, ScoreRange};
-pub use skiplist::{SkipList, SkipZSet, cmp_entry};
 
 /// Redis's default `zset-max-listpack-entries`.
 pub const ZSET_MAX_LISTPACK_ENTRIES: usize = 128;
@@ -82,8 +82,8 @@ pub enum AddOutcome {
 pub enum ZSet {
     /// Small sets.
     Listpack(Listpack),
-    /// Large sets.
-    Skiplist(Box<SkipZSet>),
+    /// Large sets (OBJECT ENCODING `skiplist`, a counted B+tree here).
+    Skiplist(Box<TreeZSet>),
 }
 
 impl PartialEq for ZSet {
@@ -131,11 +131,9 @@ impl ZSet {
             }
             ZSet::Listpack(lp)
         } else {
-            let mut z = SkipZSet::new();
-            for (m, s) in entries {
-                z.insert_new(*s, m.as_ref());
-            }
-            ZSet::Skiplist(Box::new(z))
+            ZSet::Skiplist(Box::new(TreeZSet::from_sorted(
+                entries.iter().map(|(m, s)| (m.as_ref(), *s)),
+            )))
         }
     }
 
@@ -164,7 +162,7 @@ impl ZSet {
     pub fn heap_size(&self) -> usize {
         match self {
             ZSet::Listpack(lp) => lp.heap_size(),
-            ZSet::Skiplist(z) => std::mem::size_of::<SkipZSet>() + z.heap_size(),
+            ZSet::Skiplist(z) => std::mem::size_of::<TreeZSet>() + z.heap_size(),
         }
     }
 
@@ -180,7 +178,7 @@ impl ZSet {
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
         match self {
             ZSet::Listpack(lp) => lp.find(member).map(|(i, _, _)| i),
-            ZSet::Skiplist(z) => z.find(member).map(|id| z.list().rank(id) - 1),
+            ZSet::Skiplist(z) => z.find(member).map(|id| z.rank(id)),
         }
     }
 
@@ -188,17 +186,13 @@ impl ZSet {
     pub fn get(&self, rank: usize) -> Option<(&[u8], f64)> {
         match self {
             ZSet::Listpack(lp) => lp.get(rank),
-            ZSet::Skiplist(z) => z.list().by_rank(rank + 1).map(|id| z.list().entry(id)),
+            ZSet::Skiplist(z) => z.get(rank),
         }
     }
 
     fn convert_to_skiplist(&mut self) {
         if let ZSet::Listpack(lp) = self {
-            let mut z = SkipZSet::new();
-            for (m, s) in lp.iter() {
-                z.insert_new(s, m);
-            }
-            *self = ZSet::Skiplist(Box::new(z));
+            *self = ZSet::Skiplist(Box::new(TreeZSet::from_sorted(lp.iter())));
         }
     }
 
@@ -280,11 +274,7 @@ impl ZSet {
                 lp.remove_range(idx, idx + 1);
                 Some(out)
             }
-            ZSet::Skiplist(z) => {
-                let id = if max { z.list().last()? } else { z.list().first()? };
-                let (m, s) = z.remove_id(id);
-                Some((m.into_vec(), s))
-            }
+            ZSet::Skiplist(z) => z.pop(max).map(|(m, s)| (m.into_vec(), s)),
         }
     }
 
@@ -302,11 +292,7 @@ impl ZSet {
                 offsets.truncate(if rank < lp.len() { rank + 1 } else { 0 });
                 Iter::ListpackBackward { lp, offsets }
             }
-            ZSet::Skiplist(z) => Iter::Skiplist {
-                list: z.list(),
-                cur: z.list().by_rank(rank + 1),
-                rev,
-            },
+            ZSet::Skiplist(z) => Iter::Skiplist(z.iter(rank, rev)),
         }
     }
 
@@ -335,13 +321,8 @@ impl ZSet {
                 r.lte_max(s, m).then_some(i)
             }
             ZSet::Skiplist(z) => {
-                let list = z.list();
-                let (rank, last) = list.descend(|s, m| !r.gte_min(s, m));
-                let id = match last {
-                    Some(x) => list.next(x)?,
-                    None => list.first()?,
-                };
-                let (m, s) = list.entry(id);
+                let rank = z.count_while(|s, m| !r.gte_min(s, m));
+                let (m, s) = z.get(rank)?;
                 r.lte_max(s, m).then_some(rank)
             }
         }
@@ -363,10 +344,9 @@ impl ZSet {
                 r.gte_min(s, m).then_some(i)
             }
             ZSet::Skiplist(z) => {
-                let list = z.list();
-                let (rank, last) = list.descend(|s, m| r.lte_max(s, m));
-                let (m, s) = list.entry(last?);
-                r.gte_min(s, m).then_some(rank - 1)
+                let rank = z.count_while(|s, m| r.lte_max(s, m)).checked_sub(1)?;
+                let (m, s) = z.get(rank)?;
+                r.gte_min(s, m).then_some(rank)
             }
         }
     }
@@ -404,7 +384,7 @@ impl ZSet {
                 lp.remove_range(start, end + 1);
                 end + 1 - start
             }
-            ZSet::Skiplist(z) => z.remove_rank_range(start + 1, end + 1),
+            ZSet::Skiplist(z) => z.remove_rank_range(start, end),
         }
     }
 
@@ -414,7 +394,7 @@ impl ZSet {
             ZSet::Listpack(_) => self.first_in(r),
             // Redis's skiplist delete walks to the first element at or above min without the
             // in-range precheck; the walk below stops at once if that one is above max.
-            ZSet::Skiplist(z) => Some(z.list().descend(|s, m| !r.gte_min(s, m)).0),
+            ZSet::Skiplist(z) => Some(z.count_while(|s, m| !r.gte_min(s, m))),
         };
         let Some(start) = start else {
             return 0;
@@ -462,8 +442,7 @@ impl ZSet {
                 let mut budget = count.saturating_mul(10);
                 let mut seen = 0;
                 while bucket < buckets && seen < count && budget > 0 {
-                    if let Some(id) = z.bucket(bucket) {
-                        let (m, s) = z.list().entry(id);
+                    if let Some((m, s)) = z.bucket(bucket) {
                         visit(m, s);
                         seen += 1;
                     }
@@ -492,15 +471,8 @@ pub enum Iter<'a> {
         /// Offsets of the entries left.
         offsets: Vec<usize>,
     },
-    /// Either way over a skiplist.
-    Skiplist {
-        /// The list.
-        list: &'a SkipList,
-        /// Next node.
-        cur: Option<u32>,
-        /// Descending.
-        rev: bool,
-    },
+    /// Either way over the tree.
+    Skiplist(btree::Iter<'a>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -510,11 +482,7 @@ impl<'a> Iterator for Iter<'a> {
         match self {
             Iter::ListpackForward(it) => it.next(),
             Iter::ListpackBackward { lp, offsets } => offsets.pop().map(|off| lp.at_offset(off)),
-            Iter::Skiplist { list, cur, rev } => {
-                let id = (*cur)?;
-                *cur = if *rev { list.prev(id) } else { list.next(id) };
-                Some(list.entry(id))
-            }
+            Iter::Skiplist(it) => it.next(),
         }
     }
 }
