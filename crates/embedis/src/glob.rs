@@ -146,7 +146,10 @@ mod tests {
 
     #[test]
     fn globs() {
-        assert!(m("*", ""));
+        // As in Redis, nothing matches the empty string but the empty pattern (callers
+        // special-case a lone `*`).
+        assert!(!m("*", ""));
+        assert!(!m("**", ""));
         assert!(m("*", "abc"));
         assert!(m("a*c", "abbbc"));
         assert!(!m("a*c", "abbb"));

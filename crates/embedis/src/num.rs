@@ -129,7 +129,8 @@ pub fn strtod(s: &[u8]) -> Strtod {
     }
     let sign = if neg { -1.0 } else { 1.0 };
     let rest = &s[i..];
-    let starts_ci = |word: &[u8]| rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word);
+    let starts_ci =
+        |word: &[u8]| rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word);
     if starts_ci(b"inf") {
         let n = if starts_ci(b"infinity") { 8 } else { 3 };
         return Strtod {
@@ -447,7 +448,10 @@ mod tests {
         assert_eq!(parse_f64(b"0x1p-1075"), None);
         assert_eq!(parse_f64(b"0x1p1024"), None);
         assert_eq!(parse_f64(b"0x1.fffffffffffff8p0"), Some(2.0));
-        assert_eq!(parse_f64(b"0x123456789abcdef123p0"), Some(3.3581272767073033e20));
+        assert_eq!(
+            parse_f64(b"0x123456789abcdef123p0"),
+            Some(3.358127276707303e20)
+        );
         assert_eq!(parse_f64(b"0x"), None);
         assert_eq!(parse_f64(b"0x1g"), None);
     }

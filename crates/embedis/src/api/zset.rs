@@ -132,11 +132,7 @@ impl Db {
     }
 
     /// ZREVRANK: 0-based position of the member, highest score first.
-    pub fn zrevrank(
-        &self,
-        key: impl AsRef<[u8]>,
-        member: impl AsRef<[u8]>,
-    ) -> Result<Option<i64>> {
+    pub fn zrevrank(&self, key: impl AsRef<[u8]>, member: impl AsRef<[u8]>) -> Result<Option<i64>> {
         let key = key.as_ref();
         self.with_key(key, |a| z::zrank_exec(a, key, member.as_ref(), true))
     }

@@ -33,8 +33,13 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("zincrby", 4, WRITE | DENYOOM | FAST, zincrby).keys(1, 1, 1),
     CommandSpec::new("zinter", -3, READONLY | MOVABLE_KEYS, zinter),
     CommandSpec::new("zintercard", -3, READONLY | MOVABLE_KEYS, zintercard),
-    CommandSpec::new("zinterstore", -4, WRITE | DENYOOM | MOVABLE_KEYS, zinterstore)
-        .keys(1, 1, 1),
+    CommandSpec::new(
+        "zinterstore",
+        -4,
+        WRITE | DENYOOM | MOVABLE_KEYS,
+        zinterstore,
+    )
+    .keys(1, 1, 1),
     CommandSpec::new("zlexcount", 4, READONLY | FAST, zlexcount).keys(1, 1, 1),
     CommandSpec::new("zmpop", -4, WRITE | MOVABLE_KEYS, zmpop),
     CommandSpec::new("zmscore", -3, READONLY | FAST, zmscore).keys(1, 1, 1),
@@ -57,8 +62,13 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("zscan", -3, READONLY, zscan).keys(1, 1, 1),
     CommandSpec::new("zscore", 3, READONLY | FAST, zscore).keys(1, 1, 1),
     CommandSpec::new("zunion", -3, READONLY | MOVABLE_KEYS, zunion),
-    CommandSpec::new("zunionstore", -4, WRITE | DENYOOM | MOVABLE_KEYS, zunionstore)
-        .keys(1, 1, 1),
+    CommandSpec::new(
+        "zunionstore",
+        -4,
+        WRITE | DENYOOM | MOVABLE_KEYS,
+        zunionstore,
+    )
+    .keys(1, 1, 1),
 ];
 
 /// The encoding thresholds in effect. Redis's defaults for now; this is the one place that
@@ -96,7 +106,9 @@ fn read<'a>(a: &'a mut Access<'_>, key: &[u8]) -> Result<Option<&'a ZSet>> {
 
 /// Write lookup (no statistics).
 fn write<'a>(a: &'a mut Access<'_>, key: &[u8]) -> Result<Option<&'a mut ZSet>> {
-    a.get_mut(key).map(|e| as_zset_mut(&mut e.value)).transpose()
+    a.get_mut(key)
+        .map(|e| as_zset_mut(&mut e.value))
+        .transpose()
 }
 
 /// After a write that removed `removed` elements: deletes the key if the set is now empty,
@@ -220,7 +232,7 @@ impl ZAddOptions {
         if self.nx && self.xx {
             return Err(error::XX_AND_NX);
         }
-        if (self.gt && self.nx) || (self.lt && self.nx) || (self.gt && self.lt) {
+        if (self.nx && (self.gt || self.lt)) || (self.gt && self.lt) {
             return Err(error::GT_LT_NX);
         }
         if self.incr && pairs > 1 {
@@ -378,7 +390,8 @@ pub fn zrem_exec<M: AsRef<[u8]>>(a: &mut Access<'_>, key: &[u8], members: &[M]) 
 
 fn zrem(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     let key = &args[1];
-    ctx.key(key, |a| zrem_exec(a, key, &args[2..])).map(Reply::Int)
+    ctx.key(key, |a| zrem_exec(a, key, &args[2..]))
+        .map(Reply::Int)
 }
 
 /// ZCARD: number of members (0 for a missing key).
@@ -398,7 +411,8 @@ pub fn zscore_exec(a: &mut Access<'_>, key: &[u8], member: &[u8]) -> Result<Opti
 
 fn zscore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     let (key, member) = (&args[1], &args[2]);
-    ctx.key(key, |a| zscore_exec(a, key, member)).map(opt_double)
+    ctx.key(key, |a| zscore_exec(a, key, member))
+        .map(opt_double)
 }
 
 /// ZMSCORE: the score of each member.
@@ -456,7 +470,8 @@ pub fn zcount_exec(a: &mut Access<'_>, key: &[u8], range: &ScoreRange) -> Result
 fn zcount(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     let key = &args[1];
     let range = score_range(&args[2], &args[3])?;
-    ctx.key(key, |a| zcount_exec(a, key, &range)).map(Reply::Int)
+    ctx.key(key, |a| zcount_exec(a, key, &range))
+        .map(Reply::Int)
 }
 
 /// ZLEXCOUNT: members in the lexicographic `range`.
@@ -467,7 +482,8 @@ pub fn zlexcount_exec(a: &mut Access<'_>, key: &[u8], range: &LexRange) -> Resul
 fn zlexcount(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     let key = &args[1];
     let range = lex_range(&args[2], &args[3])?;
-    ctx.key(key, |a| zlexcount_exec(a, key, &range)).map(Reply::Int)
+    ctx.key(key, |a| zlexcount_exec(a, key, &range))
+        .map(Reply::Int)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -903,11 +919,7 @@ pub fn parse_zmpop(args: &[Bytes], at: usize) -> Result<(&[Bytes], bool, usize)>
         }
         j += 1;
     }
-    Ok((
-        &args[first..where_at],
-        max,
-        count.unwrap_or(1) as usize,
-    ))
+    Ok((&args[first..where_at], max, count.unwrap_or(1) as usize))
 }
 
 fn zmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
@@ -923,7 +935,11 @@ fn zmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 // ZRANDMEMBER
 
 /// ZRANDMEMBER without a count: one random member.
-pub fn zrandmember_exec(a: &mut Access<'_>, key: &[u8], rng: &mut impl Rng) -> Result<Option<Bytes>> {
+pub fn zrandmember_exec(
+    a: &mut Access<'_>,
+    key: &[u8],
+    rng: &mut impl Rng,
+) -> Result<Option<Bytes>> {
     let Some(z) = read(a, key)? else {
         return Ok(None);
     };
@@ -952,7 +968,9 @@ pub fn zrandmember_count_exec(
         if n > RANDMEMBER_MAX_COUNT {
             return Err(error::VALUE_OUT_OF_RANGE);
         }
-        return Ok(owned((0..n).filter_map(|_| z.get(rng.random_range(0..size)))));
+        return Ok(owned(
+            (0..n).filter_map(|_| z.get(rng.random_range(0..size))),
+        ));
     }
     let count = count as u64;
     if count == 1 {
@@ -1139,7 +1157,13 @@ fn compute<'a>(
     opts: &SetOpOptions,
     card_limit: Option<u64>,
 ) -> SetOpOut<'a> {
-    let weight = |i: usize| opts.weights.as_ref().and_then(|w| w.get(i)).copied().unwrap_or(1.0);
+    let weight = |i: usize| {
+        opts.weights
+            .as_ref()
+            .and_then(|w| w.get(i))
+            .copied()
+            .unwrap_or(1.0)
+    };
     // Union and intersection visit the inputs smallest first, which decides the order in
     // which scores are summed (and so the last bits of a sum).
     let mut order: Vec<usize> = (0..srcs.len()).collect();
@@ -1232,7 +1256,9 @@ fn setop_read(
     keys: &[impl AsRef<[u8]>],
     opts: Result<&SetOpOptions>,
 ) -> Result<Vec<(Bytes, f64)>> {
-    setop(a, op, keys, opts, None, |out| owned(elements(out).into_iter()))
+    setop(a, op, keys, opts, None, |out| {
+        owned(elements(out).into_iter())
+    })
 }
 
 fn setop_store(
@@ -1286,10 +1312,17 @@ pub fn zintercard_exec<K: AsRef<[u8]>>(a: &mut Access<'_>, keys: &[K], limit: u6
         return Ok(0);
     }
     let opts = SetOpOptions::default();
-    setop(a, SetOp::Inter, keys, Ok(&opts), Some(limit), |out| match out {
-        SetOpOut::Cardinality(n) => n,
-        SetOpOut::Elements(v) => v.len() as i64,
-    })
+    setop(
+        a,
+        SetOp::Inter,
+        keys,
+        Ok(&opts),
+        Some(limit),
+        |out| match out {
+            SetOpOut::Cardinality(n) => n,
+            SetOpOut::Elements(v) => v.len() as i64,
+        },
+    )
 }
 
 /// Options after the keys of a set operation.
@@ -1301,13 +1334,13 @@ struct SetOpArgs {
 
 /// Parses `numkeys key... [options]` from `args[at]` on: the keys, and the options as a
 /// result (raised only after the type check, like Redis).
-fn parse_setop<'a>(
-    args: &'a [Bytes],
+fn parse_setop(
+    args: &[Bytes],
     at: usize,
     op: SetOp,
     store: bool,
     card: bool,
-) -> Result<(&'a [Bytes], Result<SetOpArgs>)> {
+) -> Result<(&[Bytes], Result<SetOpArgs>)> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let setnum = args::int(&args[at])?;
     if setnum < 1 {
@@ -1473,7 +1506,10 @@ fn zscan_run(
             None => true,
         };
         if keep {
-            out.push((Bytes::copy_from_slice(m), Bytes::from(scan_score(s, listpack))));
+            out.push((
+                Bytes::copy_from_slice(m),
+                Bytes::from(scan_score(s, listpack)),
+            ));
         }
     });
     Ok((next, out))
@@ -1506,14 +1542,18 @@ fn zscan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     let key = &args[1];
     let cursor = num::parse_cursor(&args[2]).ok_or(error::INVALID_CURSOR)?;
     let opts = parse_scan_options(&args[3..]);
-    let (next, items) = ctx.key(key, |a| zscan_run(a, key, cursor, opts.as_ref().map_err(Clone::clone)))?;
+    let (next, items) = ctx.key(key, |a| {
+        zscan_run(a, key, cursor, opts.as_ref().map_err(Clone::clone))
+    })?;
     let mut flat = Vec::with_capacity(items.len() * 2);
     for (m, s) in items {
         flat.push(Reply::Bulk(m));
         flat.push(Reply::Bulk(s));
     }
     Ok(Reply::Array(vec![
-        Reply::Bulk(Bytes::copy_from_slice(itoa::Buffer::new().format(next).as_bytes())),
+        Reply::Bulk(Bytes::copy_from_slice(
+            itoa::Buffer::new().format(next).as_bytes(),
+        )),
         Reply::Array(flat),
     ]))
 }

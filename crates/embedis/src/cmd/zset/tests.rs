@@ -306,7 +306,12 @@ fn bound(v: i8, ex: bool) -> String {
 fn run_model(model: &mut Model, op: &Op) -> (Vec<String>, Reply) {
     let s = |x: &str| x.to_string();
     match op {
-        Op::Add { key, flag, ch, pairs } => {
+        Op::Add {
+            key,
+            flag,
+            ch,
+            pairs,
+        } => {
             // flag: 0 none, 1 NX, 2 XX, 3 GT, 4 LT, 5 XX+GT
             let (nx, xx, gt, lt) = match flag {
                 1 => (true, false, false, false),
@@ -352,7 +357,12 @@ fn run_model(model: &mut Model, op: &Op) -> (Vec<String>, Reply) {
             let set = model.entry(KEYS[*key]).or_default();
             let v = set.get(&m(*member)).copied().unwrap_or(0.0) + *by as f64;
             set.insert(m(*member), v);
-            let cmd = vec![s("ZINCRBY"), s(KEYS[*key]), by.to_string(), String::from_utf8(m(*member)).unwrap()];
+            let cmd = vec![
+                s("ZINCRBY"),
+                s(KEYS[*key]),
+                by.to_string(),
+                String::from_utf8(m(*member)).unwrap(),
+            ];
             (cmd, Reply::Double(v))
         }
         Op::Rem { key, members } => {
@@ -372,7 +382,11 @@ fn run_model(model: &mut Model, op: &Op) -> (Vec<String>, Reply) {
             (cmd, Reply::Int(n))
         }
         Op::Pop { key, max, count } => {
-            let cmd = vec![s(if *max { "ZPOPMAX" } else { "ZPOPMIN" }), s(KEYS[*key]), count.to_string()];
+            let cmd = vec![
+                s(if *max { "ZPOPMAX" } else { "ZPOPMIN" }),
+                s(KEYS[*key]),
+                count.to_string(),
+            ];
             let mut out = Vec::new();
             if let Some(set) = model.get_mut(KEYS[*key]) {
                 let mut v = sorted(set);
@@ -390,7 +404,12 @@ fn run_model(model: &mut Model, op: &Op) -> (Vec<String>, Reply) {
             (cmd, flat(&out, true))
         }
         Op::RemRank { key, start, stop } => {
-            let cmd = vec![s("ZREMRANGEBYRANK"), s(KEYS[*key]), start.to_string(), stop.to_string()];
+            let cmd = vec![
+                s("ZREMRANGEBYRANK"),
+                s(KEYS[*key]),
+                start.to_string(),
+                stop.to_string(),
+            ];
             let mut n = 0;
             if let Some(set) = model.get_mut(KEYS[*key]) {
                 let v = sorted(set);
@@ -417,8 +436,19 @@ fn run_model(model: &mut Model, op: &Op) -> (Vec<String>, Reply) {
             }
             (cmd, Reply::Int(n))
         }
-        Op::RemScore { key, min, max, min_ex, max_ex } => {
-            let cmd = vec![s("ZREMRANGEBYSCORE"), s(KEYS[*key]), bound(*min, *min_ex), bound(*max, *max_ex)];
+        Op::RemScore {
+            key,
+            min,
+            max,
+            min_ex,
+            max_ex,
+        } => {
+            let cmd = vec![
+                s("ZREMRANGEBYSCORE"),
+                s(KEYS[*key]),
+                bound(*min, *min_ex),
+                bound(*max, *max_ex),
+            ];
             let mut n = 0;
             if let Some(set) = model.get_mut(KEYS[*key]) {
                 let before = set.len();
@@ -430,8 +460,18 @@ fn run_model(model: &mut Model, op: &Op) -> (Vec<String>, Reply) {
             }
             (cmd, Reply::Int(n))
         }
-        Op::Range { key, start, stop, rev } => {
-            let mut cmd = vec![s("ZRANGE"), s(KEYS[*key]), start.to_string(), stop.to_string()];
+        Op::Range {
+            key,
+            start,
+            stop,
+            rev,
+        } => {
+            let mut cmd = vec![
+                s("ZRANGE"),
+                s(KEYS[*key]),
+                start.to_string(),
+                stop.to_string(),
+            ];
             if *rev {
                 cmd.push(s("REV"));
             }
@@ -449,10 +489,21 @@ fn run_model(model: &mut Model, op: &Op) -> (Vec<String>, Reply) {
                 b += len;
             }
             a = a.max(0);
-            let out = if a > b || a >= len { Vec::new() } else { v[a as usize..=(b.min(len - 1)) as usize].to_vec() };
+            let out = if a > b || a >= len {
+                Vec::new()
+            } else {
+                v[a as usize..=(b.min(len - 1)) as usize].to_vec()
+            };
             (cmd, flat(&out, true))
         }
-        Op::ByScore { key, min, max, min_ex, rev, limit } => {
+        Op::ByScore {
+            key,
+            min,
+            max,
+            min_ex,
+            rev,
+            limit,
+        } => {
             let (lo, hi) = (bound(*min, *min_ex), max.to_string());
             let mut cmd = if *rev {
                 vec![s("ZREVRANGEBYSCORE"), s(KEYS[*key]), hi, lo]
@@ -476,13 +527,21 @@ fn run_model(model: &mut Model, op: &Op) -> (Vec<String>, Reply) {
                     Vec::new()
                 } else {
                     let rest = v.into_iter().skip(*off as usize);
-                    if *cnt < 0 { rest.collect() } else { rest.take(*cnt as usize).collect() }
+                    if *cnt < 0 {
+                        rest.collect()
+                    } else {
+                        rest.take(*cnt as usize).collect()
+                    }
                 };
             }
             (cmd, flat(&v, true))
         }
         Op::Rank { key, member, rev } => {
-            let cmd = vec![s(if *rev { "ZREVRANK" } else { "ZRANK" }), s(KEYS[*key]), String::from_utf8(m(*member)).unwrap()];
+            let cmd = vec![
+                s(if *rev { "ZREVRANK" } else { "ZRANK" }),
+                s(KEYS[*key]),
+                String::from_utf8(m(*member)).unwrap(),
+            ];
             let mut v = model.get(KEYS[*key]).map(sorted).unwrap_or_default();
             if *rev {
                 v.reverse();
@@ -492,12 +551,19 @@ fn run_model(model: &mut Model, op: &Op) -> (Vec<String>, Reply) {
         }
         Op::Count { key, min, max } => {
             let cmd = vec![s("ZCOUNT"), s(KEYS[*key]), min.to_string(), max.to_string()];
-            let n = model
-                .get(KEYS[*key])
-                .map_or(0, |set| set.values().filter(|sc| in_range(**sc, *min as f64, *max as f64, false, false)).count());
+            let n = model.get(KEYS[*key]).map_or(0, |set| {
+                set.values()
+                    .filter(|sc| in_range(**sc, *min as f64, *max as f64, false, false))
+                    .count()
+            });
             (cmd, Reply::Int(n as i64))
         }
-        Op::Store { kind, dst, keys, agg } => {
+        Op::Store {
+            kind,
+            dst,
+            keys,
+            agg,
+        } => {
             let name = ["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"][*kind as usize];
             let mut cmd = vec![s(name), s(KEYS[*dst]), keys.len().to_string()];
             cmd.extend(keys.iter().map(|k| s(KEYS[*k])));
@@ -505,7 +571,10 @@ fn run_model(model: &mut Model, op: &Op) -> (Vec<String>, Reply) {
             if *kind != 2 {
                 cmd.extend([s("AGGREGATE"), s(agg_name)]);
             }
-            let sets: Vec<Set> = keys.iter().map(|k| model.get(KEYS[*k]).cloned().unwrap_or_default()).collect();
+            let sets: Vec<Set> = keys
+                .iter()
+                .map(|k| model.get(KEYS[*k]).cloned().unwrap_or_default())
+                .collect();
             let combine = |a: f64, b: f64| match agg {
                 0 => a + b,
                 1 => a.min(b),

@@ -372,7 +372,8 @@ impl Tree {
                 let child = na.children.pop().unwrap_or(NIL);
                 let cnt = na.counts.pop().unwrap_or(0);
                 let child_bound = na.seps.pop().unwrap_or_else(placeholder);
-                let old_bound = std::mem::replace(&mut self.inner_mut(parent).seps[bi], child_bound);
+                let old_bound =
+                    std::mem::replace(&mut self.inner_mut(parent).seps[bi], child_bound);
                 let nb = self.inner_mut(b);
                 nb.children.insert(0, child);
                 nb.counts.insert(0, cnt);
@@ -486,7 +487,12 @@ impl Tree {
                     }
                     node = n.children[ci];
                 }
-                Node::Leaf(_) => return Some(Cursor { leaf: node, idx: rank }),
+                Node::Leaf(_) => {
+                    return Some(Cursor {
+                        leaf: node,
+                        idx: rank,
+                    });
+                }
                 Node::Free => unreachable!("free node in the tree"),
             }
         }
@@ -732,9 +738,8 @@ impl TreeZSet {
             }
         };
         let (members, hasher) = (&self.members, &self.hasher);
-        self.index.insert_unique(h, id, |&i| {
-            hasher.hash_one(&*members[i as usize].bytes)
-        });
+        self.index
+            .insert_unique(h, id, |&i| hasher.hash_one(&*members[i as usize].bytes));
         id
     }
 
@@ -799,6 +804,18 @@ impl TreeZSet {
     /// The element at 0-based `rank`.
     pub fn get(&self, rank: usize) -> Option<(&[u8], f64)> {
         self.tree.select(rank).map(|c| self.entry(self.tree.at(c)))
+    }
+
+    /// The lowest element.
+    pub fn first(&self) -> Option<(&[u8], f64)> {
+        let l = self.tree.leaf(self.tree.first_leaf);
+        l.ids.first().map(|&id| self.entry(id))
+    }
+
+    /// The highest element.
+    pub fn last(&self) -> Option<(&[u8], f64)> {
+        let l = self.tree.leaf(self.tree.last_leaf);
+        l.ids.last().map(|&id| self.entry(id))
     }
 
     /// How many leading elements satisfy `pred` (true on a prefix of the order).
@@ -1034,11 +1051,6 @@ mod tests {
         assert_eq!(z.get(model.len()), None);
     }
 
-    fn insert_model(model: &mut Model, s: f64, m: &[u8]) {
-        let at = model.partition_point(|(rs, rm)| cmp_entry(*rs, rm, s, m).is_lt());
-        model.insert(at, (s, m.to_vec()));
-    }
-
     #[test]
     fn random_ops_match_a_sorted_vec_across_splits_and_merges() {
         let mut rng = SmallRng::seed_from_u64(7);
@@ -1081,7 +1093,11 @@ mod tests {
                         scores.remove(&m);
                     } else if roll < 98 && !model.is_empty() {
                         let max = rng.random();
-                        let (s, m) = if max { model.pop().unwrap() } else { model.remove(0) };
+                        let (s, m) = if max {
+                            model.pop().unwrap()
+                        } else {
+                            model.remove(0)
+                        };
                         assert_eq!(z.pop(max), Some((m.clone().into_boxed_slice(), s)));
                         scores.remove(&m);
                     } else if !model.is_empty() {
@@ -1109,13 +1125,17 @@ mod tests {
     #[test]
     fn bulk_load_builds_a_valid_tree() {
         for n in [0usize, 1, 56, 57, 64, 65, 3000, 200_000] {
-            let entries: Vec<(Vec<u8>, f64)> =
-                (0..n).map(|i| (format!("{i:07}").into_bytes(), (i / 3) as f64)).collect();
+            let entries: Vec<(Vec<u8>, f64)> = (0..n)
+                .map(|i| (format!("{i:07}").into_bytes(), (i / 3) as f64))
+                .collect();
             let z = TreeZSet::from_sorted(entries.iter().map(|(m, s)| (m, *s)));
             z.check();
             assert_eq!(z.len(), n);
             if n > 0 {
-                assert_eq!(z.get(n - 1), Some((entries[n - 1].0.as_slice(), entries[n - 1].1)));
+                assert_eq!(
+                    z.get(n - 1),
+                    Some((entries[n - 1].0.as_slice(), entries[n - 1].1))
+                );
             }
         }
     }

@@ -254,7 +254,10 @@ mod tests {
         lp.remove_range(1, 3);
         assert_eq!(lp.len(), 3);
         assert_eq!(lp.remove(b"zero"), Some(0.0));
-        assert_eq!(lp.iter().map(|(m, _)| m.to_vec()).collect::<Vec<_>>(), [b"a", b"b"]);
+        assert_eq!(
+            lp.iter().map(|(m, _)| m.to_vec()).collect::<Vec<_>>(),
+            [b"a", b"b"]
+        );
         assert_eq!(lp.iter_from(1).next(), Some((&b"b"[..], 2.0)));
     }
 }

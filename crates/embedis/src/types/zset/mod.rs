@@ -198,11 +198,21 @@ impl ZSet {
 
     /// Adds or updates `member` as ZADD does with `flags` (Redis's `zsetAdd`), converting to
     /// the skiplist encoding when a new member breaks a listpack limit.
-    pub fn add(&mut self, score: f64, member: &[u8], flags: AddFlags, limits: &Limits) -> AddOutcome {
+    pub fn add(
+        &mut self,
+        score: f64,
+        member: &[u8],
+        flags: AddFlags,
+        limits: &Limits,
+    ) -> AddOutcome {
         if score.is_nan() {
             return AddOutcome::NotANumber;
         }
-        let Some(current) = self.score(member) else {
+        let found = match self {
+            ZSet::Listpack(lp) => lp.score(member).map(|s| (s, None)),
+            ZSet::Skiplist(z) => z.find(member).map(|id| (z.entry(id).1, Some(id))),
+        };
+        let Some((current, id)) = found else {
             if flags.xx {
                 return AddOutcome::Skipped;
             }
@@ -243,7 +253,7 @@ impl ZSet {
                 lp.insert(score, member);
             }
             ZSet::Skiplist(z) => {
-                if let Some(id) = z.find(member) {
+                if let Some(id) = id {
                     z.update_score(id, score);
                 }
             }
@@ -298,7 +308,10 @@ impl ZSet {
 
     /// The first and last elements.
     fn ends(&self) -> Option<((&[u8], f64), (&[u8], f64))> {
-        Some((self.get(0)?, self.get(self.len() - 1)?))
+        match self {
+            ZSet::Listpack(lp) => Some((lp.first()?, lp.last()?)),
+            ZSet::Skiplist(z) => Some((z.first()?, z.last()?)),
+        }
     }
 
     /// Whether part of the set can be in range (`zslIsInRange`): not an empty range, the

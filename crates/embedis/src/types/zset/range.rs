@@ -83,8 +83,7 @@ fn parse_score_bound(arg: &[u8]) -> Option<(f64, bool)> {
 
 impl RangeSpec for ScoreRange {
     fn is_empty(&self) -> bool {
-        self.min > self.max
-            || (self.min == self.max && (self.min_exclusive || self.max_exclusive))
+        self.min > self.max || (self.min == self.max && (self.min_exclusive || self.max_exclusive))
     }
 
     #[inline]
@@ -221,7 +220,10 @@ mod tests {
         assert!(r.min_exclusive && !r.max_exclusive);
         assert!(!r.gte_min(1.5, b"") && r.gte_min(1.6, b""));
         assert!(ScoreRange::parse(b" 1", b"").is_some());
-        assert_eq!(ScoreRange::parse(b"(", b"1e400").unwrap().max, f64::INFINITY);
+        assert_eq!(
+            ScoreRange::parse(b"(", b"1e400").unwrap().max,
+            f64::INFINITY
+        );
         assert_eq!(ScoreRange::parse(b"1\0junk", b"2").unwrap().min, 1.0);
         assert!(ScoreRange::parse(b"nan", b"1").is_none());
         assert!(ScoreRange::parse(b"1 ", b"1").is_none());

@@ -41,7 +41,10 @@ fn check(z: &ZSet, model: &Model, rng: &mut SmallRng) {
     assert_eq!(&collect(z.iter()), model);
     let mut rev = model.clone();
     rev.reverse();
-    assert_eq!(collect(z.iter_from(model.len().saturating_sub(1), true)), rev);
+    assert_eq!(
+        collect(z.iter_from(model.len().saturating_sub(1), true)),
+        rev
+    );
     for (i, (m, s)) in model.iter().enumerate() {
         assert_eq!(z.rank(m), Some(i));
         assert_eq!(z.score(m), Some(*s));
@@ -49,9 +52,16 @@ fn check(z: &ZSet, model: &Model, rng: &mut SmallRng) {
     }
     assert_eq!(z.get(model.len()), None);
     let start = rng.random_range(0..model.len() + 2);
-    assert_eq!(collect(z.iter_from(start, false)), model.get(start..).unwrap_or(&[]).to_vec());
+    assert_eq!(
+        collect(z.iter_from(start, false)),
+        model.get(start..).unwrap_or(&[]).to_vec()
+    );
     let back: Model = model.iter().take(start + 1).rev().cloned().collect();
-    let expect_back = if start < model.len() { back } else { Vec::new() };
+    let expect_back = if start < model.len() {
+        back
+    } else {
+        Vec::new()
+    };
     assert_eq!(collect(z.iter_from(start, true)), expect_back);
     // Score ranges with every open/closed combination.
     for _ in 0..4 {
@@ -93,7 +103,11 @@ fn encodings_agree_with_a_sorted_vec() {
                     let b = sl.add(s, &m, flags, &ALL_SKIPLIST);
                     assert_eq!(a, b);
                     let old = model.iter().find(|(x, _)| *x == m).map(|(_, s)| *s);
-                    let new = if flags.incr { s + old.unwrap_or(0.0) } else { s };
+                    let new = if flags.incr {
+                        s + old.unwrap_or(0.0)
+                    } else {
+                        s
+                    };
                     model_insert(&mut model, &m, new);
                 }
                 6..=7 => {
@@ -104,7 +118,13 @@ fn encodings_agree_with_a_sorted_vec() {
                 }
                 8 => {
                     let max = rng.random();
-                    let expect = if max { model.pop() } else if model.is_empty() { None } else { Some(model.remove(0)) };
+                    let expect = if max {
+                        model.pop()
+                    } else if model.is_empty() {
+                        None
+                    } else {
+                        Some(model.remove(0))
+                    };
                     assert_eq!(lp.pop(max), expect);
                     assert_eq!(sl.pop(max), expect);
                 }
@@ -113,7 +133,11 @@ fn encodings_agree_with_a_sorted_vec() {
                     let b = rng.random_range(0..model.len() + 2);
                     let n = lp.remove_rank_range(a, b);
                     assert_eq!(sl.remove_rank_range(a, b), n);
-                    let expect = if a <= b && a < model.len() { b.min(model.len() - 1) + 1 - a } else { 0 };
+                    let expect = if a <= b && a < model.len() {
+                        b.min(model.len() - 1) + 1 - a
+                    } else {
+                        0
+                    };
                     assert_eq!(n, expect);
                     if n > 0 {
                         model.drain(a..a + n);
@@ -144,18 +168,67 @@ fn encodings_agree_with_a_sorted_vec() {
 fn add_flags_follow_zadd() {
     let l = Limits::default();
     let mut z = ZSet::for_first_member(1, &l);
-    let f = |nx, xx, gt, lt, incr| AddFlags { nx, xx, gt, lt, incr };
-    assert_eq!(z.add(1.0, b"a", f(false, true, false, false, false), &l), AddOutcome::Skipped);
-    assert_eq!(z.add(1.0, b"a", f(false, false, true, false, false), &l), AddOutcome::Added(1.0));
-    assert_eq!(z.add(5.0, b"a", f(true, false, false, false, false), &l), AddOutcome::Skipped);
-    assert_eq!(z.add(0.0, b"a", f(false, false, true, false, false), &l), AddOutcome::Skipped);
-    assert_eq!(z.add(2.0, b"a", f(false, false, true, false, false), &l), AddOutcome::Updated(2.0));
-    assert_eq!(z.add(3.0, b"a", f(false, false, false, true, false), &l), AddOutcome::Skipped);
-    assert_eq!(z.add(-1.0, b"a", f(false, false, false, true, true), &l), AddOutcome::Updated(1.0));
-    assert_eq!(z.add(1.0, b"a", f(false, false, false, false, false), &l), AddOutcome::Unchanged(1.0));
-    assert_eq!(z.add(f64::INFINITY, b"b", f(false, false, false, false, false), &l), AddOutcome::Added(f64::INFINITY));
-    assert_eq!(z.add(f64::NEG_INFINITY, b"b", f(false, false, false, false, true), &l), AddOutcome::NotANumber);
-    assert_eq!(z.add(f64::NAN, b"c", AddFlags::default(), &l), AddOutcome::NotANumber);
+    let f = |nx, xx, gt, lt, incr| AddFlags {
+        nx,
+        xx,
+        gt,
+        lt,
+        incr,
+    };
+    assert_eq!(
+        z.add(1.0, b"a", f(false, true, false, false, false), &l),
+        AddOutcome::Skipped
+    );
+    assert_eq!(
+        z.add(1.0, b"a", f(false, false, true, false, false), &l),
+        AddOutcome::Added(1.0)
+    );
+    assert_eq!(
+        z.add(5.0, b"a", f(true, false, false, false, false), &l),
+        AddOutcome::Skipped
+    );
+    assert_eq!(
+        z.add(0.0, b"a", f(false, false, true, false, false), &l),
+        AddOutcome::Skipped
+    );
+    assert_eq!(
+        z.add(2.0, b"a", f(false, false, true, false, false), &l),
+        AddOutcome::Updated(2.0)
+    );
+    assert_eq!(
+        z.add(3.0, b"a", f(false, false, false, true, false), &l),
+        AddOutcome::Skipped
+    );
+    assert_eq!(
+        z.add(-1.0, b"a", f(false, false, false, true, true), &l),
+        AddOutcome::Updated(1.0)
+    );
+    assert_eq!(
+        z.add(1.0, b"a", f(false, false, false, false, false), &l),
+        AddOutcome::Unchanged(1.0)
+    );
+    assert_eq!(
+        z.add(
+            f64::INFINITY,
+            b"b",
+            f(false, false, false, false, false),
+            &l
+        ),
+        AddOutcome::Added(f64::INFINITY)
+    );
+    assert_eq!(
+        z.add(
+            f64::NEG_INFINITY,
+            b"b",
+            f(false, false, false, false, true),
+            &l
+        ),
+        AddOutcome::NotANumber
+    );
+    assert_eq!(
+        z.add(f64::NAN, b"c", AddFlags::default(), &l),
+        AddOutcome::NotANumber
+    );
     assert_eq!(z.len(), 2);
 }
 
@@ -191,7 +264,10 @@ fn converts_exactly_at_the_limits_and_never_back() {
 fn listpack_drops_the_sign_of_zero_and_skiplist_keeps_it() {
     let mut lp = ZSet::for_first_member(1, &ALL_LISTPACK);
     let mut sl = ZSet::for_first_member(1, &ALL_SKIPLIST);
-    assert_eq!(lp.add(-0.0, b"a", AddFlags::default(), &ALL_LISTPACK), AddOutcome::Added(-0.0));
+    assert_eq!(
+        lp.add(-0.0, b"a", AddFlags::default(), &ALL_LISTPACK),
+        AddOutcome::Added(-0.0)
+    );
     sl.set(-0.0, b"a", &ALL_SKIPLIST);
     assert!(lp.score(b"a").unwrap().is_sign_positive());
     assert!(sl.score(b"a").unwrap().is_sign_negative());
