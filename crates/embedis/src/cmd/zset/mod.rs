@@ -940,7 +940,7 @@ pub fn zrandmember_exec(
     key: &[u8],
     rng: &mut impl Rng,
 ) -> Result<Option<Bytes>> {
-    let Some(z) = read(a, key)? else {
+    let Some(z) = read(a, key)?.filter(|z| !z.is_empty()) else {
         return Ok(None);
     };
     let r = rng.random_range(0..z.len());
@@ -956,7 +956,7 @@ pub fn zrandmember_count_exec(
     count: i64,
     rng: &mut impl Rng,
 ) -> Result<Vec<(Bytes, f64)>> {
-    let Some(z) = read(a, key)? else {
+    let Some(z) = read(a, key)?.filter(|z| !z.is_empty()) else {
         return Ok(Vec::new());
     };
     let size = z.len();
