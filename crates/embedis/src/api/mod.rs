@@ -9,3 +9,6 @@ mod persist;
 mod server;
 mod set;
 mod string;
+mod zset;
+
+pub use zset::Scored;
