@@ -114,9 +114,9 @@ pub fn parse(text: &str) -> Result<Vec<Scenario>, ParseError> {
 
 /// Reads and parses one file.
 pub fn load(path: &Path) -> Result<CaseFile, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let scenarios = parse(&text).map_err(|e| format!("{}:{}: {}", path.display(), e.line, e.message))?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let scenarios =
+        parse(&text).map_err(|e| format!("{}:{}: {}", path.display(), e.line, e.message))?;
     Ok(CaseFile {
         path: path.to_path_buf(),
         scenarios,
@@ -188,7 +188,10 @@ pub fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
             i += 1;
             loop {
                 let Some(&b) = bytes.get(i) else {
-                    return Err(format!("unterminated quote starting at column {}", start + 1));
+                    return Err(format!(
+                        "unterminated quote starting at column {}",
+                        start + 1
+                    ));
                 };
                 i += 1;
                 match b {

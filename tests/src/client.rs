@@ -20,7 +20,8 @@ pub struct Client {
 
 /// Encodes `args` as a RESP array of bulk strings (how every client sends commands).
 pub fn encode_command<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.as_ref().len() + 16).sum::<usize>());
+    let mut out =
+        Vec::with_capacity(16 + args.iter().map(|a| a.as_ref().len() + 16).sum::<usize>());
     out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
     for a in args {
         let a = a.as_ref();

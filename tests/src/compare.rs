@@ -9,7 +9,11 @@ pub fn same(how: Compare, a: &Frame, b: &Frame) -> bool {
         Compare::Exact => a == b,
         Compare::Unordered => sorted(a) == sorted(b),
         Compare::Approx(n) => approx(n, a, b),
-        Compare::Shape => a.kind() == b.kind() && a.len() == b.len() && nullness(a) == nullness(b),
+        Compare::Shape => {
+            a.kind() == b.kind()
+                && a.aggregate_len() == b.aggregate_len()
+                && nullness(a) == nullness(b)
+        }
         Compare::Skip => true,
     }
 }
@@ -33,7 +37,8 @@ pub fn sorted(f: &Frame) -> Frame {
         Frame::Set(v) => Frame::Set(sort_list(v)),
         Frame::Push(v) => Frame::Push(sort_list(v)),
         Frame::Map(v) => {
-            let mut v: Vec<(Frame, Frame)> = v.iter().map(|(k, x)| (sorted(k), sorted(x))).collect();
+            let mut v: Vec<(Frame, Frame)> =
+                v.iter().map(|(k, x)| (sorted(k), sorted(x))).collect();
             v.sort_by_cached_key(|(k, x)| (k.to_resp(), x.to_resp()));
             Frame::Map(v)
         }
@@ -57,8 +62,7 @@ fn approx(n: i64, a: &Frame, b: &Frame) -> bool {
         | (Frame::Push(x), Frame::Push(y)) => all(x, y),
         (Frame::Map(x), Frame::Map(y)) => {
             x.len() == y.len()
-                && x
-                    .iter()
+                && x.iter()
                     .zip(y)
                     .all(|((k1, v1), (k2, v2))| approx(n, k1, k2) && approx(n, v1, v2))
         }
@@ -84,14 +88,8 @@ mod tests {
 
     #[test]
     fn unordered_sorts_recursively() {
-        let a = Frame::Array(vec![
-            Frame::Array(vec![bulk("b"), bulk("a")]),
-            bulk("z"),
-        ]);
-        let b = Frame::Array(vec![
-            bulk("z"),
-            Frame::Array(vec![bulk("a"), bulk("b")]),
-        ]);
+        let a = Frame::Array(vec![Frame::Array(vec![bulk("b"), bulk("a")]), bulk("z")]);
+        let b = Frame::Array(vec![bulk("z"), Frame::Array(vec![bulk("a"), bulk("b")])]);
         assert!(same(Compare::Unordered, &a, &b));
         assert!(!same(Compare::Exact, &a, &b));
         let c = Frame::Array(vec![bulk("z"), Frame::Array(vec![bulk("a")])]);
@@ -116,8 +114,16 @@ mod tests {
             &Frame::Array(vec![Frame::Int(5), bulk("x")]),
             &Frame::Array(vec![Frame::Int(5), bulk("y")])
         ));
-        assert!(same(Compare::Approx(0), &Frame::Int(i64::MIN), &Frame::Int(i64::MIN)));
-        assert!(!same(Compare::Approx(5), &Frame::Int(i64::MIN), &Frame::Int(i64::MAX)));
+        assert!(same(
+            Compare::Approx(0),
+            &Frame::Int(i64::MIN),
+            &Frame::Int(i64::MIN)
+        ));
+        assert!(!same(
+            Compare::Approx(5),
+            &Frame::Int(i64::MIN),
+            &Frame::Int(i64::MAX)
+        ));
     }
 
     #[test]
@@ -134,6 +140,10 @@ mod tests {
 
     #[test]
     fn skip_accepts_anything() {
-        assert!(same(Compare::Skip, &Frame::Int(1), &Frame::Error(b"ERR".to_vec())));
+        assert!(same(
+            Compare::Skip,
+            &Frame::Int(1),
+            &Frame::Error(b"ERR".to_vec())
+        ));
     }
 }

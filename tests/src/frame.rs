@@ -107,7 +107,10 @@ fn len_of(text: &[u8]) -> Result<Option<usize>, ProtocolError> {
 
 fn blob(buf: &[u8], pos: &mut usize, len: usize) -> Result<Option<Vec<u8>>, ProtocolError> {
     let start = *pos;
-    let Some(end) = start.checked_add(len).filter(|e| e.checked_add(2).is_some()) else {
+    let Some(end) = start
+        .checked_add(len)
+        .filter(|e| e.checked_add(2).is_some())
+    else {
         return Err(ProtocolError(format!("length {len} overflows")));
     };
     if buf.len() < end + 2 {
@@ -144,7 +147,7 @@ fn pairs(
     n: usize,
     depth: usize,
 ) -> Result<Option<Vec<(Frame, Frame)>>, ProtocolError> {
-    let Some(flat) = items(buf, pos, n.checked_mul(2).unwrap_or(usize::MAX), depth)? else {
+    let Some(flat) = items(buf, pos, n.saturating_mul(2), depth)? else {
         return Ok(None);
     };
     let mut it = flat.into_iter();
@@ -338,7 +341,7 @@ impl Frame {
     }
 
     /// Number of elements of an aggregate (pairs for a map), `None` for scalars and nulls.
-    pub fn len(&self) -> Option<usize> {
+    pub fn aggregate_len(&self) -> Option<usize> {
         match self {
             Frame::Array(v) | Frame::Set(v) | Frame::Push(v) => Some(v.len()),
             Frame::Map(v) => Some(v.len()),

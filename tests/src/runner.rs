@@ -154,9 +154,25 @@ impl fmt::Display for Report {
                 Compare::Shape => "  [!shape]".into(),
                 Compare::Skip => "  [!skip]".into(),
             };
-            writeln!(f, "{}:{}: {}{how}", display_path(&m.file), m.line, m.command)?;
-            writeln!(f, "    {:width$} {}", format!("{}:", self.left_name), m.left)?;
-            writeln!(f, "    {:width$} {}", format!("{}:", self.right_name), m.right)?;
+            writeln!(
+                f,
+                "{}:{}: {}{how}",
+                display_path(&m.file),
+                m.line,
+                m.command
+            )?;
+            writeln!(
+                f,
+                "    {:width$} {}",
+                format!("{}:", self.left_name),
+                m.left
+            )?;
+            writeln!(
+                f,
+                "    {:width$} {}",
+                format!("{}:", self.right_name),
+                m.right
+            )?;
         }
         write!(f, "{}", self.summary())
     }

@@ -43,8 +43,8 @@ fn required() -> Option<BTreeSet<String>> {
         eprintln!("\n=== SKIPPED: {msg} ===\n");
         return None;
     };
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let mut out = BTreeSet::new();
     for line in text.lines().map(str::trim) {
         if line.is_empty() || line.starts_with('#') {
@@ -84,7 +84,11 @@ fn table_has_every_core_command() {
         "{} of {} core commands of groups {GROUPS:?} are not in embedis::cmd::table():\n  {}",
         missing.len(),
         required.len(),
-        missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  ")
+        missing
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n  ")
     );
 }
 
@@ -99,7 +103,11 @@ fn no_command_registered_twice() {
         .filter(|&(_, c)| c > 1)
         .map(|(n, c)| format!("{n} ({c} times)"))
         .collect();
-    assert!(dups.is_empty(), "registered more than once:\n  {}", dups.join("\n  "));
+    assert!(
+        dups.is_empty(),
+        "registered more than once:\n  {}",
+        dups.join("\n  ")
+    );
 }
 
 #[test]
@@ -127,7 +135,11 @@ fn every_command_has_a_differential_case() {
             Err(e) => errors.push(e),
         }
     }
-    assert!(errors.is_empty(), "case files with syntax errors:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "case files with syntax errors:\n{}",
+        errors.join("\n")
+    );
     let missing: Vec<&str> = table_names()
         .into_iter()
         .filter(|n| !used.contains(*n))

@@ -41,10 +41,17 @@ fn selected_cases() -> Vec<PathBuf> {
     let Ok(filter) = std::env::var("EMBEDIS_CASES") else {
         return all;
     };
-    let words: Vec<&str> = filter.split(',').map(str::trim).filter(|w| !w.is_empty()).collect();
+    let words: Vec<&str> = filter
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .collect();
     all.into_iter()
         .filter(|p| {
-            let name = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             words.iter().any(|w| name.contains(w))
         })
         .collect()
@@ -56,7 +63,11 @@ fn case_files_parse() {
         .iter()
         .filter_map(|p| cases::load(p).err())
         .collect();
-    assert!(errors.is_empty(), "case files with syntax errors:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "case files with syntax errors:\n{}",
+        errors.join("\n")
+    );
 }
 
 #[cfg(feature = "server")]

@@ -74,8 +74,12 @@ impl Model {
                 Some(&(v, _)) => Reply::bulk(VALUES[v]),
                 None => Reply::Nil,
             },
-            Op::Del(ref ks) => Reply::Int(ks.iter().filter(|k| self.keys.remove(k).is_some()).count() as i64),
-            Op::Exists(ref ks) => Reply::Int(ks.iter().filter(|k| self.keys.contains_key(k)).count() as i64),
+            Op::Del(ref ks) => {
+                Reply::Int(ks.iter().filter(|k| self.keys.remove(k).is_some()).count() as i64)
+            }
+            Op::Exists(ref ks) => {
+                Reply::Int(ks.iter().filter(|k| self.keys.contains_key(k)).count() as i64)
+            }
             Op::Pexpire(k, ms) => {
                 if !self.keys.contains_key(&k) {
                     return Reply::Int(0);
