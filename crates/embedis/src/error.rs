@@ -58,6 +58,20 @@ pub const STRING_TOO_LONG: Error =
 pub const BIT_OFFSET: Error = Error::Static("ERR bit offset is not an integer or out of range");
 /// `ERR bit is not an integer or out of range`
 pub const BIT_VALUE: Error = Error::Static("ERR bit is not an integer or out of range");
+/// `ERR The bit argument must be 1 or 0.` (BITPOS)
+pub const BIT_ARGUMENT: Error = Error::Static("ERR The bit argument must be 1 or 0.");
+/// `ERR BITOP NOT must be called with a single source key.`
+pub const BITOP_NOT_ONE_KEY: Error =
+    Error::Static("ERR BITOP NOT must be called with a single source key.");
+/// `ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.`
+pub const BITFIELD_TYPE: Error = Error::Static(
+    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.",
+);
+/// `ERR Invalid OVERFLOW type specified` (BITFIELD)
+pub const BITFIELD_OVERFLOW: Error = Error::Static("ERR Invalid OVERFLOW type specified");
+/// `ERR BITFIELD_RO only supports the GET subcommand`
+pub const BITFIELD_RO_GET_ONLY: Error =
+    Error::Static("ERR BITFIELD_RO only supports the GET subcommand");
 /// `ERR increment would produce NaN or Infinity`
 pub const NAN_OR_INFINITY: Error = Error::Static("ERR increment would produce NaN or Infinity");
 /// `ERR source and destination objects are the same`
@@ -69,6 +83,28 @@ pub const TIMEOUT_NOT_INTEGER: Error =
 pub const INVALID_CURSOR: Error = Error::Static("ERR invalid cursor");
 /// `ERR value is out of range, must be positive`
 pub const MUST_BE_POSITIVE: Error = Error::Static("ERR value is out of range, must be positive");
+/// `ERR NX and XX, GT or LT options at the same time are not compatible` (EXPIRE family)
+pub const EXPIRE_NX_AND_OTHERS: Error =
+    Error::Static("ERR NX and XX, GT or LT options at the same time are not compatible");
+/// `ERR GT and LT options at the same time are not compatible` (EXPIRE family)
+pub const EXPIRE_GT_AND_LT: Error =
+    Error::Static("ERR GT and LT options at the same time are not compatible");
+/// `ERR value is out of range, value must between -2147483648 and 2147483647`
+/// (`getIntFromObjectOrReply`: MOVE and COPY's DB argument)
+pub const NOT_INT32: Error =
+    Error::Static("ERR value is out of range, value must between -2147483648 and 2147483647");
+/// OBJECT FREQ without an LFU maxmemory-policy.
+pub const LFU_NOT_SELECTED: Error = Error::Static(
+    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+);
+/// OBJECT IDLETIME under an LFU maxmemory-policy.
+pub const LFU_SELECTED: Error = Error::Static(
+    "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+);
+/// OBJECT FREQ under an LFU policy: embedis does not keep Redis's per-key LFU counter yet,
+/// so it says so instead of inventing a number. (Not a Redis text.)
+pub const LFU_NOT_TRACKED: Error =
+    Error::Static("ERR OBJECT FREQ is not supported yet: access frequency is not tracked");
 /// `ERR Protocol error: ...` texts are the server's; see embedis-server.
 /// `ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?`
 pub const AUTH_NOT_CONFIGURED: Error = Error::Static(
@@ -110,6 +146,13 @@ impl Error {
     /// lower-cased like Redis does.
     pub fn wrong_arity(name: &str) -> Error {
         Error::WrongArity(name.to_ascii_lowercase())
+    }
+
+    /// `ERR Unsupported option <opt>` (EXPIRE family). Redis formats the option with `%s`,
+    /// so the text stops at a NUL byte.
+    pub fn unsupported_option(opt: &[u8]) -> Error {
+        let end = opt.iter().position(|&b| b == 0).unwrap_or(opt.len());
+        Error::Formatted(format!("ERR Unsupported option {}", sanitize(&opt[..end])))
     }
 
     /// An error whose text carries values. `text` must be the complete Redis text,

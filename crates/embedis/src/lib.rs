@@ -24,6 +24,7 @@
 //!   [`Reply`] values.
 //! - [`error`]: every error reply and its exact Redis text, in one enum.
 //! - [`reply`]: the reply value type (RESP2/RESP3 shapes without the bytes).
+//! - [`glob`]: Redis's glob matching (KEYS, SCAN MATCH, pattern subscriptions).
 //! - [`num`]: integers and doubles parsed and formatted exactly like Redis.
 //! - [`clients`]: the registry of connected clients (CLIENT LIST/KILL, INFO clients).
 //! - [`config`], [`stats`]: CONFIG values and INFO counters.
@@ -35,6 +36,7 @@ pub mod cmd;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod glob;
 pub mod keyspace;
 pub mod num;
 pub mod reply;

@@ -2,5 +2,6 @@
 //! command does and calls the same `*_exec` function the command handler calls, so the typed
 //! API and `Db::call` cannot disagree.
 
+mod bitmap;
 mod keys;
 mod string;

@@ -89,6 +89,11 @@ impl Keyspace {
         ((hash >> SHARD_SHIFT) as usize) & (SHARDS - 1)
     }
 
+    /// The index of the shard holding `key` (tests that need keys in one shard, diagnostics).
+    pub fn shard_index(&self, key: &[u8]) -> usize {
+        Self::shard_of(self.hash(key))
+    }
+
     /// Locks the shard holding `key`: enough for a command that touches only that key.
     pub fn lock_key<'a>(
         &'a self,
@@ -237,6 +242,19 @@ impl<'a> Access<'a> {
         self.expire_if_due(db, key);
         let (hash, table) = self.table_for(db, key);
         table.get(hash, key)
+    }
+
+    /// Looks a key up for reading without refreshing its access time, counting a hit or a
+    /// miss: Redis's `LOOKUP_NOTOUCH` reads (EXISTS, TYPE, TTL, OBJECT, SCAN's TYPE filter).
+    pub fn peek_read(&mut self, key: &[u8]) -> Option<&Entry> {
+        let stats = self.stats;
+        let found = self.peek(key);
+        if found.is_some() {
+            stats.keyspace_hits.inc();
+        } else {
+            stats.keyspace_misses.inc();
+        }
+        found
     }
 
     /// Whether the key exists (after lazy expiry).

@@ -1,4 +1,5 @@
 //! Pure data structures behind each Redis type. Nothing here knows about RESP, commands or
 //! locking; `cmd/` parses requests and calls into these.
 
+pub mod bitmap;
 pub mod string;
