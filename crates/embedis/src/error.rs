@@ -105,6 +105,22 @@ pub const LFU_SELECTED: Error = Error::Static(
 /// so it says so instead of inventing a number. (Not a Redis text.)
 pub const LFU_NOT_TRACKED: Error =
     Error::Static("ERR OBJECT FREQ is not supported yet: access frequency is not tracked");
+/// `ERR decrement would overflow` (DECRBY of i64::MIN)
+pub const DECREMENT_OVERFLOW: Error = Error::Static("ERR decrement would overflow");
+/// `ERR The specified keys must contain string values` (LCS)
+pub const LCS_NOT_STRINGS: Error =
+    Error::Static("ERR The specified keys must contain string values");
+/// `ERR If you want both the length and indexes, please just use IDX.` (LCS)
+pub const LCS_LEN_AND_IDX: Error =
+    Error::Static("ERR If you want both the length and indexes, please just use IDX.");
+/// `ERR String too long for LCS`
+pub const LCS_TOO_LONG: Error = Error::Static("ERR String too long for LCS");
+/// `ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len`
+pub const LCS_TABLE_TOO_BIG: Error =
+    Error::Static("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+/// `ERR Insufficient memory, failed allocating transient memory for LCS`
+pub const LCS_ALLOC_FAILED: Error =
+    Error::Static("ERR Insufficient memory, failed allocating transient memory for LCS");
 /// `ERR Protocol error: ...` texts are the server's; see embedis-server.
 /// `ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?`
 pub const AUTH_NOT_CONFIGURED: Error = Error::Static(
