@@ -121,6 +121,30 @@ pub const LCS_TABLE_TOO_BIG: Error =
 /// `ERR Insufficient memory, failed allocating transient memory for LCS`
 pub const LCS_ALLOC_FAILED: Error =
     Error::Static("ERR Insufficient memory, failed allocating transient memory for LCS");
+/// `ERR value is out of range` (HRANDFIELD WITHVALUES count beyond +-LONG_MAX/2)
+pub const VALUE_OUT_OF_RANGE: Error = Error::Static("ERR value is out of range");
+/// The range error of SRANDMEMBER/HRANDFIELD/ZRANDMEMBER counts (`-LONG_MAX..=LONG_MAX`).
+pub const RANDOM_COUNT_RANGE: Error = Error::Static(
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+);
+/// Not a Redis text: embedis builds replies in memory and refuses a negative
+/// SRANDMEMBER/HRANDFIELD count whose reply would not fit (Redis streams it until OOM).
+pub const RANDOM_COUNT_TOO_LARGE: Error = Error::Static(
+    "ERR count is too large: at most 4194304 random elements can be returned with repetitions",
+);
+/// `ERR hash value is not an integer` (HINCRBY on a non-integer value)
+pub const HASH_VALUE_NOT_INTEGER: Error = Error::Static("ERR hash value is not an integer");
+/// `ERR hash value is not a float` (HINCRBYFLOAT on a non-number value)
+pub const HASH_VALUE_NOT_FLOAT: Error = Error::Static("ERR hash value is not a float");
+/// `ERR value is NaN or Infinity` (HINCRBYFLOAT with an infinite increment)
+pub const VALUE_NAN_OR_INFINITY: Error = Error::Static("ERR value is NaN or Infinity");
+/// `ERR numkeys should be greater than 0` (SINTERCARD)
+pub const NUMKEYS_NOT_POSITIVE: Error = Error::Static("ERR numkeys should be greater than 0");
+/// `ERR Number of keys can't be greater than number of args` (SINTERCARD)
+pub const NUMKEYS_TOO_MANY: Error =
+    Error::Static("ERR Number of keys can't be greater than number of args");
+/// `ERR LIMIT can't be negative` (SINTERCARD)
+pub const LIMIT_NEGATIVE: Error = Error::Static("ERR LIMIT can't be negative");
 /// `ERR Protocol error: ...` texts are the server's; see embedis-server.
 /// `ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?`
 pub const AUTH_NOT_CONFIGURED: Error = Error::Static(

@@ -26,6 +26,7 @@
 //! - [`reply`]: the reply value type (RESP2/RESP3 shapes without the bytes).
 //! - [`glob`]: Redis's glob matching (KEYS, SCAN MATCH, pattern subscriptions).
 //! - [`num`]: integers and doubles parsed and formatted exactly like Redis.
+//! - [`glob`]: Redis's glob-style pattern matching (KEYS, SCAN MATCH, PSUBSCRIBE).
 //! - [`clients`]: the registry of connected clients (CLIENT LIST/KILL, INFO clients).
 //! - [`config`], [`stats`]: CONFIG values and INFO counters.
 

@@ -3,5 +3,7 @@
 //! API and `Db::call` cannot disagree.
 
 mod bitmap;
+mod hash;
 mod keys;
+mod set;
 mod string;

@@ -9,11 +9,14 @@
 //! returns a [`Reply`] value; it never touches a socket and never writes error text (see
 //! [`crate::error`]). The typed API calls the same `*_exec` functions the handlers call.
 
+pub mod aggregate;
 pub mod args;
 pub mod bitmap;
 pub mod connection;
+pub mod hash;
 pub mod keys;
 pub mod server;
+pub mod set;
 pub mod string;
 
 use std::collections::HashMap;
@@ -172,6 +175,8 @@ const FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
+    hash::COMMANDS,
+    set::COMMANDS,
 ];
 
 /// A resolved command: its row, its full name (`client|list`) and its index for statistics.
