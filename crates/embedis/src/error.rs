@@ -151,7 +151,45 @@ pub const AUTH_NOT_CONFIGURED: Error = Error::Static(
     "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
 );
 
+/// `ERR invalid first DB index` (SWAPDB)
+pub const INVALID_FIRST_DB: Error = Error::Static("ERR invalid first DB index");
+/// `ERR invalid second DB index` (SWAPDB)
+pub const INVALID_SECOND_DB: Error = Error::Static("ERR invalid second DB index");
+/// `ERR No shutdown in progress.` (SHUTDOWN ABORT)
+pub const NO_SHUTDOWN_IN_PROGRESS: Error = Error::Static("ERR No shutdown in progress.");
+/// `ERR Errors trying to SHUTDOWN. Check logs.` (SHUTDOWN SAVE when saving fails)
+pub const SHUTDOWN_FAILED: Error = Error::Static("ERR Errors trying to SHUTDOWN. Check logs.");
+/// SHUTDOWN inside MULTI/EXEC or a script without NOW.
+pub const SHUTDOWN_DENY_BLOCKING: Error =
+    Error::Static("ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client");
+/// `ERR count should be greater than or equal to -1` (SLOWLOG GET)
+pub const SLOWLOG_COUNT: Error = Error::Static("ERR count should be greater than or equal to -1");
+/// `ERR Invalid command specified` (COMMAND GETKEYS)
+pub const GETKEYS_UNKNOWN_COMMAND: Error = Error::Static("ERR Invalid command specified");
+/// `ERR The command has no key arguments` (COMMAND GETKEYS)
+pub const GETKEYS_NO_KEYS: Error = Error::Static("ERR The command has no key arguments");
+/// `ERR Invalid number of arguments specified for command` (COMMAND GETKEYS)
+pub const GETKEYS_ARITY: Error =
+    Error::Static("ERR Invalid number of arguments specified for command");
+/// `ERR Invalid arguments specified for command` (COMMAND GETKEYS)
+pub const GETKEYS_INVALID: Error = Error::Static("ERR Invalid arguments specified for command");
+
 impl Error {
+    /// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`,
+    /// what a subcommand sends when its own argument check fails (SLOWLOG GET 1 2).
+    pub fn subcommand_syntax(command: &[u8], sub: &[u8]) -> Error {
+        Error::Formatted(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+            sanitize(&sub[..sub.len().min(128)]),
+            sanitize(command).to_ascii_uppercase()
+        ))
+    }
+
+    /// A refused CONFIG SET (`ERR Unknown option ...` / `ERR CONFIG SET failed ...`).
+    pub fn config(e: &crate::config::ConfigError) -> Error {
+        Error::Formatted(sanitize(format!("ERR {e}").as_bytes()))
+    }
+
     /// `ERR unknown command` for `name` with its arguments, as Redis quotes them (at most
     /// 128 bytes of each of the first arguments, up to 128 bytes in all).
     pub fn unknown_command(name: &[u8], args: &[impl AsRef<[u8]>]) -> Error {

@@ -28,7 +28,8 @@
 //! - [`num`]: integers and doubles parsed and formatted exactly like Redis.
 //! - [`glob`]: Redis's glob-style pattern matching (KEYS, SCAN MATCH, PSUBSCRIBE).
 //! - [`clients`]: the registry of connected clients (CLIENT LIST/KILL, INFO clients).
-//! - [`config`], [`stats`]: CONFIG values and INFO counters.
+//! - [`config`], [`stats`]: CONFIG values and INFO counters; [`slowlog`]: SLOWLOG.
+//! - [`glob`]: Redis's glob patterns (KEYS, CONFIG GET, COMMAND LIST).
 
 pub mod api;
 pub mod clients;
@@ -41,6 +42,7 @@ pub mod glob;
 pub mod keyspace;
 pub mod num;
 pub mod reply;
+pub mod slowlog;
 pub mod stats;
 pub mod types;
 

@@ -5,5 +5,6 @@
 mod bitmap;
 mod hash;
 mod keys;
+mod server;
 mod set;
 mod string;

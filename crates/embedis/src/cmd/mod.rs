@@ -116,7 +116,8 @@ pub struct CommandSpec {
     pub last_key: i32,
     /// Step between keys.
     pub step: i32,
-    /// The handler; for a container command, called only when it has no subcommand match.
+    /// The handler; for a container command, called only when it is sent alone and its
+    /// arity allows that (COMMAND).
     pub handler: Handler,
     /// Subcommands (CLIENT LIST, CONFIG GET, ...).
     pub subcommands: &'static [CommandSpec],
@@ -274,6 +275,10 @@ impl CommandTable {
             return Ok(cmd);
         }
         if args.len() < 2 {
+            // A container alone runs its own handler when its arity allows it (COMMAND).
+            if cmd.spec.arity_ok(args.len()) {
+                return Ok(cmd);
+            }
             return Err(Error::wrong_arity(cmd.spec.name));
         }
         let Some(sub) = self.get_sub(cmd.spec.name, &args[1]) else {
