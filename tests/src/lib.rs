@@ -22,7 +22,6 @@
 pub mod cases;
 pub mod client;
 pub mod compare;
-#[cfg(feature = "server")]
 pub mod embedis;
 pub mod frame;
 pub mod redis;
@@ -30,7 +29,6 @@ pub mod runner;
 pub mod server;
 
 pub use client::Client;
-#[cfg(feature = "server")]
 pub use embedis::Embedis;
 pub use frame::Frame;
 pub use redis::{RealRedis, in_ci, redis_available, redis_version};
