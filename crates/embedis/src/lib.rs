@@ -41,6 +41,7 @@ pub mod error;
 pub mod glob;
 pub mod keyspace;
 pub mod num;
+pub mod persist;
 pub mod reply;
 pub mod slowlog;
 pub mod stats;

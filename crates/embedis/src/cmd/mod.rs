@@ -16,6 +16,7 @@ pub mod connection;
 pub mod embedis;
 pub mod hash;
 pub mod keys;
+pub mod persist;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -181,6 +182,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     hash::COMMANDS,
     set::COMMANDS,
     embedis::COMMANDS,
+    persist::COMMANDS,
 ];
 
 /// A resolved command: its row, its full name (`client|list`) and its index for statistics.
