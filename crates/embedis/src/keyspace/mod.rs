@@ -467,10 +467,12 @@ mod tests {
             assert!(a.set_expire(b"k", Some(1500)));
             assert!(a.get(b"k").is_some());
         }
-        let mut a = ks.lock_key(b"k", &stats, 0, 1500);
+        // Alive through its expiry millisecond, like Redis; gone after it.
+        assert!(ks.lock_key(b"k", &stats, 0, 1500).get(b"k").is_some());
+        let mut a = ks.lock_key(b"k", &stats, 0, 1501);
         assert!(a.get(b"k").is_none());
         assert_eq!(stats.expired_keys.get(), 1);
-        assert_eq!(stats.keyspace_hits.get(), 1);
+        assert_eq!(stats.keyspace_hits.get(), 2);
         assert_eq!(stats.keyspace_misses.get(), 1);
     }
 
@@ -524,7 +526,7 @@ mod tests {
         }
         let mut n = 0;
         for t in a.tables(0) {
-            n += t.expire_due(1049, usize::MAX, |_| {});
+            n += t.expire_due(1050, usize::MAX, |_| {});
         }
         assert_eq!(n, 50);
         assert_eq!(a.dbsize(0), 50);
