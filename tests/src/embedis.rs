@@ -19,9 +19,16 @@ impl std::fmt::Debug for Embedis {
 }
 
 impl Embedis {
-    /// Starts a server with default settings on a port the OS picks.
+    /// Starts a server with default settings on a port the OS picks, with persistence in a
+    /// directory of its own (no save points, no AOF) so that SAVE and BGSAVE work as on the
+    /// real server the differential tests compare with.
     pub fn start() -> io::Result<Embedis> {
-        Embedis::start_with(&[])
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("embedis-tests-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let dir = dir.to_string_lossy().into_owned();
+        Embedis::start_with(&["--dir", &dir, "--save", ""])
     }
 
     /// Same as [`start`](Embedis::start), with extra `--option value` arguments, parsed like

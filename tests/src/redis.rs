@@ -87,13 +87,17 @@ impl RealRedis {
         ));
         let log_file = std::fs::File::create(&log).map_err(Retry::Fatal)?;
         let log_err = log_file.try_clone().map_err(Retry::Fatal)?;
+        // A directory of its own: SAVE/BGSAVE in the cases write there.
+        let dir =
+            std::env::temp_dir().join(format!("embedis-tests-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(Retry::Fatal)?;
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", ""])
             .args(["--appendonly", "no"])
             .args(["--daemonize", "no"])
-            .args(["--dir", &std::env::temp_dir().to_string_lossy()])
+            .args(["--dir", &dir.to_string_lossy()])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(log_file)
