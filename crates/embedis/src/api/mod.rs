@@ -11,3 +11,6 @@ mod server;
 mod set;
 mod sort;
 mod string;
+mod zset;
+
+pub use zset::Scored;

@@ -22,6 +22,7 @@ pub mod server;
 pub mod set;
 pub mod sort;
 pub mod string;
+pub mod zset;
 
 // foldhash: the lookup runs once per command; SipHash showed up at ~2-3% in profiles.
 use foldhash::HashMap;
@@ -187,6 +188,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     set::COMMANDS,
     embedis::COMMANDS,
     persist::COMMANDS,
+    zset::COMMANDS,
 ];
 
 /// A resolved command: its row, its full name (`client|list`) and its index for statistics.

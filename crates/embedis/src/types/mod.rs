@@ -8,3 +8,4 @@ pub mod list;
 pub mod packed;
 pub mod set;
 pub mod string;
+pub mod zset;
