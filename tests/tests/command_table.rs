@@ -20,6 +20,7 @@ const GROUPS: &[&str] = &[
     "hash",
     "set",
     "list",
+    "sorted-set",
 ];
 
 /// `core` rows of those groups that come later (with the data types they need).

@@ -3,6 +3,7 @@
 //! API and `Db::call` cannot disagree.
 
 mod bitmap;
+pub mod bzpop;
 mod hash;
 mod keys;
 pub mod list;

@@ -415,7 +415,11 @@ pub fn lmpop_exec(
 }
 
 /// Runs `f` locking one shard when every key is the same, else every shard.
-fn with_keys<R>(ctx: &mut Ctx<'_, '_>, keys: &[Bytes], f: impl FnOnce(&mut Access<'_>) -> R) -> R {
+pub(crate) fn with_keys<R>(
+    ctx: &mut Ctx<'_, '_>,
+    keys: &[Bytes],
+    f: impl FnOnce(&mut Access<'_>) -> R,
+) -> R {
     match keys.split_first() {
         Some((first, rest)) if rest.iter().all(|k| k == first) => ctx.key(first, f),
         _ => ctx.all(f),
@@ -719,7 +723,7 @@ impl BlockedOp for MoveWaiter {
 }
 
 /// What the non-blocking attempt of a blocking command came to.
-enum Attempt {
+pub(crate) enum Attempt {
     Done(Reply),
     Blocked(PendingBlock),
 }
@@ -753,7 +757,8 @@ fn pop_or_block(
     Ok(finish_attempt(ctx, attempt))
 }
 
-fn finish_attempt(ctx: &mut Ctx<'_, '_>, attempt: Attempt) -> Reply {
+/// The reply of a blocking command's attempt; a registered waiter goes to the caller.
+pub(crate) fn finish_attempt(ctx: &mut Ctx<'_, '_>, attempt: Attempt) -> Reply {
     match attempt {
         Attempt::Done(reply) => reply,
         Attempt::Blocked(pending) => {

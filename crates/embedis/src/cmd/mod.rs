@@ -12,6 +12,7 @@
 pub mod aggregate;
 pub mod args;
 pub mod bitmap;
+pub mod bzpop;
 pub mod connection;
 pub mod embedis;
 pub mod hash;
@@ -182,6 +183,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     list::COMMANDS,
     sort::COMMANDS,
+    bzpop::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
     hash::COMMANDS,

@@ -17,7 +17,7 @@
 //!   `BY` key is missing sort first.
 //! - The full sort is stable (glibc's merge sort); with `BY` and a LIMIT window Redis sorts
 //!   only the window with its own partial quicksort, whose order among equal keys this file
-//!   reproduces (see [`partial_sort`]).
+//!   reproduces (see `partial_sort`).
 //! - LIMIT offsets follow C's arithmetic, including its wrap-around for `offset + count`,
 //!   except where Redis would send a malformed reply (a wrapped end far below the start):
 //!   that window is empty here.
@@ -260,11 +260,13 @@ pub fn sort_exec(a: &mut Access<'_>, key: &[u8], call: &SortCall) -> Result<Sort
         Missing,
         List,
         Set,
+        ZSet,
     }
     let (kind, total) = match a.get(key).map(|e| &e.value) {
         None => (Kind::Missing, 0),
         Some(Value::List(l)) => (Kind::List, l.len()),
         Some(Value::Set(s)) => (Kind::Set, s.len()),
+        Some(Value::ZSet(z)) => (Kind::ZSet, z.len()),
         Some(_) => return Err(Error::WrongType),
     };
     let total = total as i64;
@@ -318,8 +320,29 @@ pub fn sort_exec(a: &mut Access<'_>, key: &[u8], call: &SortCall) -> Result<Sort
             start = 0;
             picked
         }
+        Some(Value::ZSet(z)) if dontsort => {
+            // Only the window is read, by rank, from the highest when descending.
+            let picked = if end < start {
+                Vec::new()
+            } else {
+                let n = (end - start + 1) as usize;
+                let from = if call.desc {
+                    z.len() - 1 - start as usize
+                } else {
+                    start as usize
+                };
+                z.iter_from(from, call.desc)
+                    .take(n)
+                    .map(|(m, _)| item(m))
+                    .collect()
+            };
+            end -= start;
+            start = 0;
+            picked
+        }
         Some(Value::List(l)) => l.iter().map(item).collect(),
         Some(Value::Set(s)) => s.iter().map(|m| item(&m.to_bytes())).collect(),
+        Some(Value::ZSet(z)) => z.iter().map(|(m, _)| item(m)).collect(),
         _ => Vec::new(),
     };
 

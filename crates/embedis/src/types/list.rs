@@ -1,6 +1,6 @@
 //! The list type: a deque of compact chunks, like Redis's quicklist of listpacks.
 //!
-//! Each [`Chunk`] is one byte buffer holding up to [`CHUNK_BYTES`] of entries; an entry bigger
+//! Each chunk is one byte buffer holding up to [`CHUNK_BYTES`] of entries; an entry bigger
 //! than that gets a chunk of its own. The chunks sit in a `VecDeque`, so pushing and popping at
 //! either end is O(1) amortized and costs no allocation per element: a chunk keeps free room at
 //! both ends of its buffer, and only grows (doubling, up to [`CHUNK_BYTES`]) or a new chunk is
@@ -12,7 +12,7 @@
 //! directions without an index. A 10-byte value costs 12 bytes; per-chunk overhead is one
 //! buffer and 40 bytes of bookkeeping.
 //!
-//! Why the room rule in [`Chunk::reserve_back`]/[`Chunk::reserve_front`]: moving the bytes
+//! Why the room rule in `Chunk::reserve_back`/`reserve_front`: moving the bytes
 //! inside a buffer to reclaim room left at the other end is only done when that yields at least
 //! half of what is moved, so a chunk used as a queue (push at one end, pop at the other) never
 //! copies more than twice what is pushed; otherwise a new chunk is started.
