@@ -2,4 +2,5 @@
 //! locking; `cmd/` parses requests and calls into these.
 
 pub mod bitmap;
+pub mod limiter;
 pub mod string;
