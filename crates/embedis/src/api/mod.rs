@@ -4,4 +4,5 @@
 
 mod bitmap;
 mod keys;
+mod limiter;
 mod string;

@@ -13,6 +13,7 @@ pub mod args;
 pub mod bitmap;
 pub mod connection;
 pub mod keys;
+pub mod limiter;
 pub mod server;
 pub mod string;
 
@@ -170,6 +171,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     string::COMMANDS,
     bitmap::COMMANDS,
     keys::COMMANDS,
+    limiter::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
 ];

@@ -17,9 +17,6 @@
 //! Times are `i128` nanoseconds here, as `time::Duration` and `OffsetDateTime` hold them,
 //! so nothing overflows where redis-cell's values do not.
 
-/// redis-cell's `MAX_CAS_ATTEMPTS`.
-const MAX_CAS_ATTEMPTS: i64 = 5;
-
 const NANOS_PER_SEC: i128 = 1_000_000_000;
 
 /// The five integers `CL.THROTTLE` replies with.
@@ -145,7 +142,6 @@ pub fn throttle(
             let reply = if ttl_effect(ttl_ms).is_none() {
                 Err(CellError::ExpireFailed)
             } else {
-                debug_assert!(MAX_CAS_ATTEMPTS > 0);
                 Err(CellError::CasExhausted)
             };
             return CellOutcome {
@@ -219,7 +215,13 @@ mod tests {
             let out = throttle(stored, start + at, 4, 1, 1, q);
             let r = out.reply.unwrap();
             assert_eq!(
-                (r.limited, r.limit, r.remaining, r.reset_after, r.retry_after),
+                (
+                    r.limited,
+                    r.limit,
+                    r.remaining,
+                    r.reset_after,
+                    r.retry_after
+                ),
                 (limited, 5, remaining, reset, retry),
                 "case {i}"
             );
@@ -234,7 +236,13 @@ mod tests {
         let now = 1_700_000_000 * S;
         let r = throttle(None, now, 15, 30, 60, 1).reply.unwrap();
         assert_eq!(
-            (r.limited, r.limit, r.remaining, r.retry_after, r.reset_after),
+            (
+                r.limited,
+                r.limit,
+                r.remaining,
+                r.retry_after,
+                r.reset_after
+            ),
             (false, 16, 15, -1, 2)
         );
         assert_eq!(

@@ -30,7 +30,10 @@ fn drop_expired(leases: &mut Vec<Lease>, now: Micros) {
 /// Slots left and time until the last live lease ends.
 fn summary<'a>(live: impl Iterator<Item = &'a Lease>, max: i64, now: Micros) -> (i64, Micros) {
     let (held, last) = live.fold((0i64, None::<Micros>), |(n, last), l| {
-        (n + 1, Some(last.map_or(l.expires, |t: Micros| t.max(l.expires))))
+        (
+            n + 1,
+            Some(last.map_or(l.expires, |t: Micros| t.max(l.expires))),
+        )
     });
     ((max - held).max(0), last.map_or(0, |t| t - now))
 }
@@ -39,13 +42,7 @@ fn summary<'a>(live: impl Iterator<Item = &'a Lease>, max: i64, now: Micros) -> 
 /// leases are held; `retry_after` is then the time until the earliest one expires (it may
 /// be released sooner). `leases` changes only when the lease is granted (expired leases
 /// are dropped then too).
-pub fn acquire(
-    leases: &mut Vec<Lease>,
-    now: Micros,
-    max: i64,
-    id: &[u8],
-    ttl: Micros,
-) -> Decision {
+pub fn acquire(leases: &mut Vec<Lease>, now: Micros, max: i64, id: &[u8], ttl: Micros) -> Decision {
     let live = |l: &&Lease| l.expires > now;
     let held = leases.iter().filter(live).count() as i64;
     let mine = leases.iter().filter(live).any(|l| l.id == id);

@@ -121,7 +121,10 @@ impl std::fmt::Display for PolicyError {
         match self {
             PolicyError::OutOfRange(what) => write!(f, "{what} is out of range"),
             PolicyError::TooLarge(what) => {
-                write!(f, "{what} is too large (intermediate values must stay below 2^53)")
+                write!(
+                    f,
+                    "{what} is too large (intermediate values must stay below 2^53)"
+                )
             }
             PolicyError::NotWholeMillis => {
                 f.write_str("the sliding window must be a whole number of milliseconds")
@@ -208,11 +211,7 @@ impl Policy {
     /// GCRA admitting `rate` units per `period` on average, in bursts of up to `burst`. The
     /// emission interval is `period / rate`, rounded down to a whole microsecond.
     pub fn gcra(burst: i64, rate: i64, period: Duration) -> Policy {
-        let emission = if rate > 0 {
-            micros(period) / rate
-        } else {
-            0
-        };
+        let emission = if rate > 0 { micros(period) / rate } else { 0 };
         Policy::Gcra { burst, emission }
     }
 
@@ -229,7 +228,10 @@ impl Policy {
                 if window % 1000 != 0 {
                     return Err(PolicyError::NotWholeMillis);
                 }
-                if limit.checked_mul(window / 1000).is_none_or(|p| p >= MAX_EXACT / 2) {
+                if limit
+                    .checked_mul(window / 1000)
+                    .is_none_or(|p| p >= MAX_EXACT / 2)
+                {
                     return Err(PolicyError::TooLarge("limit x window (ms)"));
                 }
                 Ok(())
@@ -242,7 +244,10 @@ impl Policy {
                 amount(capacity, "capacity")?;
                 amount(refill, "refill")?;
                 duration(interval, "interval")?;
-                if capacity.checked_mul(interval).is_none_or(|p| p > MAX_EXACT / 2) {
+                if capacity
+                    .checked_mul(interval)
+                    .is_none_or(|p| p > MAX_EXACT / 2)
+                {
                     return Err(PolicyError::TooLarge("capacity x interval (µs)"));
                 }
                 Ok(())
@@ -250,7 +255,10 @@ impl Policy {
             Policy::Gcra { burst, emission } => {
                 amount(burst, "burst")?;
                 duration(emission, "emission interval")?;
-                if burst.checked_mul(emission).is_none_or(|p| p > MAX_EXACT / 2) {
+                if burst
+                    .checked_mul(emission)
+                    .is_none_or(|p| p > MAX_EXACT / 2)
+                {
                     return Err(PolicyError::TooLarge("burst x emission interval (µs)"));
                 }
                 Ok(())
@@ -428,7 +436,9 @@ pub fn evaluate(
                 Some(&State::FixedWindow { start, count }) => Some((start, count)),
                 Some(_) => return Err(StateMismatch),
             };
-            Ok(fixed_window::evaluate(limit, window, prev, now, cost, charge))
+            Ok(fixed_window::evaluate(
+                limit, window, prev, now, cost, charge,
+            ))
         }
         Policy::SlidingLog { limit, window } => {
             let entries: &[(Micros, i64)] = match state {
@@ -516,13 +526,8 @@ pub fn decode_state(policy: &Policy, b: &[u8]) -> Option<State> {
         Policy::FixedWindow { .. } => {
             parse_fields::<2>(b).map(|[start, count]| State::FixedWindow { start, count })
         }
-        Policy::SlidingWindow { .. } => {
-            parse_fields::<3>(b).map(|[start, prev, curr]| State::SlidingWindow {
-                start,
-                prev,
-                curr,
-            })
-        }
+        Policy::SlidingWindow { .. } => parse_fields::<3>(b)
+            .map(|[start, prev, curr]| State::SlidingWindow { start, prev, curr }),
         Policy::TokenBucket { .. } => {
             parse_fields::<2>(b).map(|[level, last]| State::TokenBucket { level, last })
         }
@@ -549,7 +554,7 @@ pub fn decode_state(policy: &Policy, b: &[u8]) -> Option<State> {
 /// Writes `state` into `out` (cleared first) in the format [`decode_state`] reads.
 pub fn encode_state(state: &State, out: &mut Vec<u8>) {
     out.clear();
-    let mut num = |out: &mut Vec<u8>, n: i64| {
+    let num = |out: &mut Vec<u8>, n: i64| {
         out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     };
     match state {

@@ -123,8 +123,16 @@ fn gcra_matches_token_bucket_shape() {
 
 #[test]
 fn validation_bounds() {
-    assert!(Policy::gcra(0, 1, Duration::from_secs(1)).validate().is_err());
-    assert!(Policy::gcra(1, 0, Duration::from_secs(1)).validate().is_err());
+    assert!(
+        Policy::gcra(0, 1, Duration::from_secs(1))
+            .validate()
+            .is_err()
+    );
+    assert!(
+        Policy::gcra(1, 0, Duration::from_secs(1))
+            .validate()
+            .is_err()
+    );
     assert_eq!(
         Policy::sliding_window(1, Duration::from_micros(1500)).validate(),
         Err(PolicyError::NotWholeMillis)

@@ -39,7 +39,11 @@ pub(super) fn evaluate(
         }
     };
     let charged = allowed && charge;
-    let after = if charged { level - cost * interval } else { level };
+    let after = if charged {
+        level - cost * interval
+    } else {
+        level
+    };
     let reset_after = ceil_div(full - after, refill);
     Evaluation {
         decision: Decision {
