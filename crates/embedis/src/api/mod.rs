@@ -3,6 +3,7 @@
 //! API and `Db::call` cannot disagree.
 
 mod bitmap;
+mod compare;
 mod keys;
 mod limiter;
 mod string;
