@@ -44,6 +44,8 @@ pub struct Engine {
     pub shutdown_requested: AtomicBool,
     /// Connected clients (server connections register here).
     pub clients: crate::clients::Clients,
+    /// SLOWLOG entries.
+    pub slowlog: crate::slowlog::Slowlog,
 }
 
 /// Calls, time and errors of one command (INFO commandstats).
@@ -227,6 +229,7 @@ impl DbBuilder {
             .map(|_| CommandStats::default())
             .collect();
         let auth_required = self.config.requirepass.is_some();
+        let slowlog = crate::slowlog::Slowlog::new(&self.config);
         let engine = Arc::new(Engine {
             keyspace: Keyspace::new(self.config.databases, seed),
             clock,
@@ -240,6 +243,7 @@ impl DbBuilder {
             next_client_id: AtomicU64::new(1),
             shutdown_requested: AtomicBool::new(false),
             clients: crate::clients::Clients::default(),
+            slowlog,
         });
         if self.active_expiry.unwrap_or(true) {
             spawn_active_expiry(Arc::downgrade(&engine));
@@ -413,13 +417,13 @@ pub(crate) fn execute(engine: &Engine, client: &mut ClientState, args: &[Bytes])
             if let Some(c) = table.get(&args[0]) {
                 engine.command_stats[c.id].rejected_calls.inc();
             }
-            engine.stats.error_replies.inc();
+            engine.stats.count_error(&e);
             return Reply::Error(e);
         }
     };
     if !client.authenticated && !cmd.spec.has(cmd::flags::NO_AUTH) {
         engine.command_stats[cmd.id].rejected_calls.inc();
-        engine.stats.error_replies.inc();
+        engine.stats.count_error(&Error::NoAuth);
         return Reply::Error(Error::NoAuth);
     }
     run(engine, client, cmd, args, None)
@@ -439,21 +443,24 @@ pub(crate) fn run(
         (cmd.spec.handler)(&mut ctx, args)
     };
     let usec = watch.elapsed_micros();
+    if engine.slowlog.is_slow(usec) && !cmd.spec.has(cmd::flags::SKIP_SLOWLOG) {
+        crate::cmd::server::log_slow(engine, client, cmd, args, usec);
+    }
     let stats = &engine.command_stats[cmd.id];
     stats.calls.inc();
     stats.usec.add(usec);
     engine.stats.total_commands.inc();
     match result {
         Ok(r) => {
-            if r.is_error() {
+            if let Reply::Error(e) = &r {
                 stats.failed_calls.inc();
-                engine.stats.error_replies.inc();
+                engine.stats.count_error(e);
             }
             r
         }
         Err(e) => {
             stats.failed_calls.inc();
-            engine.stats.error_replies.inc();
+            engine.stats.count_error(&e);
             Reply::Error(e)
         }
     }

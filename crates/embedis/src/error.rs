@@ -121,6 +121,30 @@ pub const LCS_TABLE_TOO_BIG: Error =
 /// `ERR Insufficient memory, failed allocating transient memory for LCS`
 pub const LCS_ALLOC_FAILED: Error =
     Error::Static("ERR Insufficient memory, failed allocating transient memory for LCS");
+/// `ERR value is out of range` (HRANDFIELD WITHVALUES count beyond +-LONG_MAX/2)
+pub const VALUE_OUT_OF_RANGE: Error = Error::Static("ERR value is out of range");
+/// The range error of SRANDMEMBER/HRANDFIELD/ZRANDMEMBER counts (`-LONG_MAX..=LONG_MAX`).
+pub const RANDOM_COUNT_RANGE: Error = Error::Static(
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+);
+/// Not a Redis text: embedis builds replies in memory and refuses a negative
+/// SRANDMEMBER/HRANDFIELD count whose reply would not fit (Redis streams it until OOM).
+pub const RANDOM_COUNT_TOO_LARGE: Error = Error::Static(
+    "ERR count is too large: at most 4194304 random elements can be returned with repetitions",
+);
+/// `ERR hash value is not an integer` (HINCRBY on a non-integer value)
+pub const HASH_VALUE_NOT_INTEGER: Error = Error::Static("ERR hash value is not an integer");
+/// `ERR hash value is not a float` (HINCRBYFLOAT on a non-number value)
+pub const HASH_VALUE_NOT_FLOAT: Error = Error::Static("ERR hash value is not a float");
+/// `ERR value is NaN or Infinity` (HINCRBYFLOAT with an infinite increment)
+pub const VALUE_NAN_OR_INFINITY: Error = Error::Static("ERR value is NaN or Infinity");
+/// `ERR numkeys should be greater than 0` (SINTERCARD)
+pub const NUMKEYS_NOT_POSITIVE: Error = Error::Static("ERR numkeys should be greater than 0");
+/// `ERR Number of keys can't be greater than number of args` (SINTERCARD)
+pub const NUMKEYS_TOO_MANY: Error =
+    Error::Static("ERR Number of keys can't be greater than number of args");
+/// `ERR LIMIT can't be negative` (SINTERCARD)
+pub const LIMIT_NEGATIVE: Error = Error::Static("ERR LIMIT can't be negative");
 /// `ERR Protocol error: ...` texts are the server's; see embedis-server.
 /// `ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?`
 pub const AUTH_NOT_CONFIGURED: Error = Error::Static(
@@ -148,8 +172,45 @@ pub const LIMITER_STATE: Error =
 /// The same key twice in one CL.LIMITALL (embedis text).
 pub const LIMITER_DUPLICATE_KEY: Error =
     Error::Static("ERR the same key appears twice in one rate limit check");
+/// `ERR invalid first DB index` (SWAPDB)
+pub const INVALID_FIRST_DB: Error = Error::Static("ERR invalid first DB index");
+/// `ERR invalid second DB index` (SWAPDB)
+pub const INVALID_SECOND_DB: Error = Error::Static("ERR invalid second DB index");
+/// `ERR No shutdown in progress.` (SHUTDOWN ABORT)
+pub const NO_SHUTDOWN_IN_PROGRESS: Error = Error::Static("ERR No shutdown in progress.");
+/// `ERR Errors trying to SHUTDOWN. Check logs.` (SHUTDOWN SAVE when saving fails)
+pub const SHUTDOWN_FAILED: Error = Error::Static("ERR Errors trying to SHUTDOWN. Check logs.");
+/// SHUTDOWN inside MULTI/EXEC or a script without NOW.
+pub const SHUTDOWN_DENY_BLOCKING: Error =
+    Error::Static("ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client");
+/// `ERR count should be greater than or equal to -1` (SLOWLOG GET)
+pub const SLOWLOG_COUNT: Error = Error::Static("ERR count should be greater than or equal to -1");
+/// `ERR Invalid command specified` (COMMAND GETKEYS)
+pub const GETKEYS_UNKNOWN_COMMAND: Error = Error::Static("ERR Invalid command specified");
+/// `ERR The command has no key arguments` (COMMAND GETKEYS)
+pub const GETKEYS_NO_KEYS: Error = Error::Static("ERR The command has no key arguments");
+/// `ERR Invalid number of arguments specified for command` (COMMAND GETKEYS)
+pub const GETKEYS_ARITY: Error =
+    Error::Static("ERR Invalid number of arguments specified for command");
+/// `ERR Invalid arguments specified for command` (COMMAND GETKEYS)
+pub const GETKEYS_INVALID: Error = Error::Static("ERR Invalid arguments specified for command");
 
 impl Error {
+    /// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`,
+    /// what a subcommand sends when its own argument check fails (SLOWLOG GET 1 2).
+    pub fn subcommand_syntax(command: &[u8], sub: &[u8]) -> Error {
+        Error::Formatted(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+            sanitize(&sub[..sub.len().min(128)]),
+            sanitize(command).to_ascii_uppercase()
+        ))
+    }
+
+    /// A refused CONFIG SET (`ERR Unknown option ...` / `ERR CONFIG SET failed ...`).
+    pub fn config(e: &crate::config::ConfigError) -> Error {
+        Error::Formatted(sanitize(format!("ERR {e}").as_bytes()))
+    }
+
     /// `ERR unknown command` for `name` with its arguments, as Redis quotes them (at most
     /// 128 bytes of each of the first arguments, up to 128 bytes in all).
     pub fn unknown_command(name: &[u8], args: &[impl AsRef<[u8]>]) -> Error {

@@ -26,8 +26,10 @@
 //! - [`reply`]: the reply value type (RESP2/RESP3 shapes without the bytes).
 //! - [`glob`]: Redis's glob matching (KEYS, SCAN MATCH, pattern subscriptions).
 //! - [`num`]: integers and doubles parsed and formatted exactly like Redis.
+//! - [`glob`]: Redis's glob-style pattern matching (KEYS, SCAN MATCH, PSUBSCRIBE).
 //! - [`clients`]: the registry of connected clients (CLIENT LIST/KILL, INFO clients).
-//! - [`config`], [`stats`]: CONFIG values and INFO counters.
+//! - [`config`], [`stats`]: CONFIG values and INFO counters; [`slowlog`]: SLOWLOG.
+//! - [`glob`]: Redis's glob patterns (KEYS, CONFIG GET, COMMAND LIST).
 
 pub mod api;
 pub mod clients;
@@ -40,6 +42,7 @@ pub mod glob;
 pub mod keyspace;
 pub mod num;
 pub mod reply;
+pub mod slowlog;
 pub mod stats;
 pub mod types;
 

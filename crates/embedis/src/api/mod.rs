@@ -4,6 +4,9 @@
 
 mod bitmap;
 mod compare;
+mod hash;
 mod keys;
 mod limiter;
+mod server;
+mod set;
 mod string;

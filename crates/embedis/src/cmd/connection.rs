@@ -10,7 +10,7 @@ use crate::reply::Reply;
 /// The connection family's rows.
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("ping", -1, FAST, ping),
-    CommandSpec::new("echo", 2, FAST, echo),
+    CommandSpec::new("echo", 2, LOADING | STALE | FAST, echo),
     CommandSpec::new("select", 2, LOADING | STALE | FAST, select),
 ];
 

@@ -9,12 +9,15 @@
 //! returns a [`Reply`] value; it never touches a socket and never writes error text (see
 //! [`crate::error`]). The typed API calls the same `*_exec` functions the handlers call.
 
+pub mod aggregate;
 pub mod args;
 pub mod bitmap;
 pub mod connection;
+pub mod hash;
 pub mod keys;
 pub mod limiter;
 pub mod server;
+pub mod set;
 pub mod string;
 
 use std::collections::HashMap;
@@ -114,7 +117,8 @@ pub struct CommandSpec {
     pub last_key: i32,
     /// Step between keys.
     pub step: i32,
-    /// The handler; for a container command, called only when it has no subcommand match.
+    /// The handler; for a container command, called only when it is sent alone and its
+    /// arity allows that (COMMAND).
     pub handler: Handler,
     /// Subcommands (CLIENT LIST, CONFIG GET, ...).
     pub subcommands: &'static [CommandSpec],
@@ -174,6 +178,8 @@ const FAMILIES: &[&[CommandSpec]] = &[
     limiter::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
+    hash::COMMANDS,
+    set::COMMANDS,
 ];
 
 /// A resolved command: its row, its full name (`client|list`) and its index for statistics.
@@ -271,6 +277,10 @@ impl CommandTable {
             return Ok(cmd);
         }
         if args.len() < 2 {
+            // A container alone runs its own handler when its arity allows it (COMMAND).
+            if cmd.spec.arity_ok(args.len()) {
+                return Ok(cmd);
+            }
             return Err(Error::wrong_arity(cmd.spec.name));
         }
         let Some(sub) = self.get_sub(cmd.spec.name, &args[1]) else {

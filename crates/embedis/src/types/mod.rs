@@ -2,5 +2,9 @@
 //! locking; `cmd/` parses requests and calls into these.
 
 pub mod bitmap;
+pub mod bytetable;
+pub mod hash;
 pub mod limiter;
+pub mod packed;
+pub mod set;
 pub mod string;
