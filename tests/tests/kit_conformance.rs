@@ -20,8 +20,8 @@ use embedis_kit::backend::{
     SetCondition, SetOptions,
 };
 use embedis_kit::limiter::{
-    CheckOptions, ConcurrencyLimiter, Decision, FailureCause, FailureMode, FailurePolicy,
-    Limiter, NamedPolicy, Policy,
+    CheckOptions, ConcurrencyLimiter, Decision, FailureCause, FailureMode, FailurePolicy, Limiter,
+    NamedPolicy, Policy,
 };
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -246,7 +246,10 @@ mod robust {
     pub async fn several_policies_all_or_nothing(f: &Fixture) {
         let l = f.limiter(&[
             ("burst", Policy::gcra(3, 3, HOUR)),
-            ("daily", Policy::fixed_window(4, Duration::from_secs(86_400))),
+            (
+                "daily",
+                Policy::fixed_window(4, Duration::from_secs(86_400)),
+            ),
         ]);
         let key = f.key("m");
         for left in [2, 1, 0] {
@@ -288,7 +291,10 @@ mod robust {
         assert_eq!((ds[0].remaining, ds[1].remaining), (1, 0));
         let ds = f.backend.rate_limit(req).await.unwrap();
         assert!(ds[0].allowed && !ds[1].allowed);
-        assert_eq!(ds[0].remaining, 1, "uncharged state of the admitting policy");
+        assert_eq!(
+            ds[0].remaining, 1,
+            "uncharged state of the admitting policy"
+        );
         // The same key twice is refused.
         let dup = [checks[0], checks[0]];
         let req = RateLimitRequest {
@@ -360,9 +366,7 @@ mod robust {
             .build()
             .unwrap();
         let _p = c.acquire(f.key("ttl")).await;
-        let ttl = f
-            .pttl(&f.storage_key(&f.key("ttl"), "concurrency"))
-            .await;
+        let ttl = f.pttl(&f.storage_key(&f.key("ttl"), "concurrency")).await;
         assert!(ttl > 0 && ttl <= window.as_millis() as i64 + 1000, "{ttl}");
     }
 
@@ -392,15 +396,28 @@ mod robust {
             max: 1,
             ttl: HOUR,
         };
-        assert!(f.backend.lease_acquire(k.as_bytes(), req).await.unwrap().allowed);
-        assert!(f.backend.lease_acquire(k.as_bytes(), req).await.unwrap().allowed);
+        assert!(
+            f.backend
+                .lease_acquire(k.as_bytes(), req)
+                .await
+                .unwrap()
+                .allowed
+        );
+        assert!(
+            f.backend
+                .lease_acquire(k.as_bytes(), req)
+                .await
+                .unwrap()
+                .allowed
+        );
         assert!(f.backend.lease_release(k.as_bytes(), b"me").await.unwrap());
         assert!(!f.backend.lease_release(k.as_bytes(), b"me").await.unwrap());
-        assert!(!f
-            .backend
-            .lease_renew(k.as_bytes(), b"me", HOUR)
-            .await
-            .unwrap());
+        assert!(
+            !f.backend
+                .lease_renew(k.as_bytes(), b"me", HOUR)
+                .await
+                .unwrap()
+        );
         drop(a);
     }
 
@@ -429,14 +446,16 @@ mod robust {
         assert!(b.compare_and_delete(k, b"v2").await.unwrap());
         assert_eq!(b.get(k).await.unwrap(), None);
         let lock = f.key("lock");
-        assert!(b
-            .set(lock.as_bytes(), b"me", SetOptions::if_absent(HOUR))
-            .await
-            .unwrap());
-        assert!(!b
-            .set(lock.as_bytes(), b"you", SetOptions::if_absent(HOUR))
-            .await
-            .unwrap());
+        assert!(
+            b.set(lock.as_bytes(), b"me", SetOptions::if_absent(HOUR))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !b.set(lock.as_bytes(), b"you", SetOptions::if_absent(HOUR))
+                .await
+                .unwrap()
+        );
         let absent = SetOptions {
             ttl: None,
             condition: SetCondition::IfPresent,
@@ -444,7 +463,10 @@ mod robust {
         assert!(!b.set(f.key("nope").as_bytes(), b"x", absent).await.unwrap());
         assert!(!b.expire(f.key("nope").as_bytes(), HOUR).await.unwrap());
         let k2 = f.key("kv2");
-        assert_eq!(b.delete(&[lock.as_bytes(), k2.as_bytes()]).await.unwrap(), 1);
+        assert_eq!(
+            b.delete(&[lock.as_bytes(), k2.as_bytes()]).await.unwrap(),
+            1
+        );
     }
 
     /// A limiter key holding something else is an error, not a silent reset.
@@ -513,7 +535,10 @@ mod stepping {
         let l = f.limiter(&[("s", Policy::sliding_window(10, w))]);
         let key = f.key("s");
         f.advance(Duration::from_secs(5));
-        assert_eq!(l.check_with(&key, CheckOptions::cost(10)).await.remaining, 0);
+        assert_eq!(
+            l.check_with(&key, CheckOptions::cost(10)).await.remaining,
+            0
+        );
         f.advance(Duration::from_secs(4));
         let d = l.check(&key).await;
         assert_eq!(d.retry_after, Some(Duration::from_millis(1001)));
@@ -645,7 +670,10 @@ async fn unreachable_backend_degrades(f: &Fixture) {
         assert!(started.elapsed() < Duration::from_secs(1));
         assert_eq!(d.allowed, allowed, "{policy:?}");
         let g = d.degraded.expect("degraded");
-        assert!(matches!(g.cause, FailureCause::Error | FailureCause::Timeout));
+        assert!(matches!(
+            g.cause,
+            FailureCause::Error | FailureCause::Timeout
+        ));
     }
 }
 

@@ -33,7 +33,7 @@ pub use embedis::types::limiter::{Decision as RawDecision, Policy};
 
 pub use self::any::AnyBackend;
 pub use self::embedded::EmbeddedBackend;
-pub use self::redis::{RedisBackend, RedisBackendBuilder};
+pub use self::redis::{LEASE_LUA, LIMITER_LUA, RedisBackend, RedisBackendBuilder};
 use crate::error::Result;
 
 /// One policy applied to one key.
