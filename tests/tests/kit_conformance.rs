@@ -30,7 +30,6 @@ const SEC: Duration = Duration::from_secs(1);
 /// How a configuration moves time.
 enum Clock {
     Manual(ManualClock),
-    #[allow(dead_code)]
     Server(Db),
     Real,
 }
@@ -76,6 +75,31 @@ impl Fixture {
             raw: Raw::Redis(raw),
             ns: kit_support::namespace(test),
             _keep: None,
+        })
+    }
+
+    /// An `embedis-server --clock manual` in this process, reached over TCP by the redis
+    /// backend. `None` (loudly) while embedis has no EVAL: the backend's scripts need it.
+    async fn embedis_server(test: &str) -> Option<Fixture> {
+        let args = ["--port", "0", "--bind", "127.0.0.1", "--clock", "manual"];
+        let config = ::embedis_server::ServerConfig::from_args(args.map(String::from)).unwrap();
+        let handle = ::embedis_server::spawn(config).unwrap();
+        let db = handle.db().clone();
+        if db.call(["EVAL", "return 1", "0"]).is_error() {
+            eprintln!(
+                "\n=== SKIPPED (redis backend -> embedis-server): embedis has no EVAL yet ===\n"
+            );
+            return None;
+        }
+        let url = format!("redis://{}/", handle.addr());
+        let backend = RedisBackend::builder(url).build().await.unwrap();
+        Some(Fixture {
+            name: "embedis_server",
+            backend: backend.into(),
+            clock: Clock::Server(db.clone()),
+            raw: Raw::Db(db),
+            ns: kit_support::namespace(test),
+            _keep: Some(Box::new(handle)),
         })
     }
 
@@ -700,6 +724,10 @@ async fn make_real_redis(test: &str) -> Option<Fixture> {
     Fixture::real_redis(test).await
 }
 
+async fn make_embedis_server(test: &str) -> Option<Fixture> {
+    Fixture::embedis_server(test).await
+}
+
 macro_rules! robust_tests {
     ($config:ident, $make:expr) => {
         run_on!($config, $make, [
@@ -733,6 +761,8 @@ macro_rules! stepping_tests {
 robust_tests!(embedded, make_embedded);
 stepping_tests!(embedded_stepping, make_embedded);
 robust_tests!(real_redis, make_real_redis);
+robust_tests!(embedis_server, make_embedis_server);
+stepping_tests!(embedis_server_stepping, make_embedis_server);
 
 #[test]
 fn real_redis_cannot_step() {
