@@ -17,6 +17,21 @@ impl Db {
         self.engine().clock.now_micros() as Micros
     }
 
+    /// Locks `key`'s shard with one clock read serving both the limiter (µs) and the
+    /// keyspace's expiry checks (ms).
+    fn with_key_at<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(&mut crate::keyspace::Access<'_>, Micros) -> R,
+    ) -> R {
+        let e = &**self.engine();
+        let now = e.clock.now_micros();
+        let mut a = e
+            .keyspace
+            .lock_key(key, &e.stats, self.index(), now / 1000);
+        f(&mut a, now as Micros)
+    }
+
     /// Checks and charges `cost` units against `key` under `policy` (the time is the
     /// engine clock). State is stored under `key` with a TTL, so idle keys expire.
     ///
@@ -53,8 +68,7 @@ impl Db {
         cost: i64,
     ) -> Result<Decision> {
         let key = key.as_ref();
-        let now = self.now_micros();
-        self.with_key(key, |a| limit_exec(a, key, policy, now, cost, false))
+        self.with_key_at(key, |a, now| limit_exec(a, key, policy, now, cost, false))
     }
 
     /// Several policies, one key each, atomically and all-or-nothing: the request is

@@ -144,6 +144,10 @@ fn validate_now(now: Micros) -> Result<()> {
 
 /// One check of `cost` units against `key` under `policy` at `now` (µs). With `charge`
 /// false it is a peek and nothing is written.
+///
+/// The hot path of the embedded backend: one lookup reads the state and, when charged,
+/// rewrites it in place (an integer for GCRA, the same buffer for the others); the TTL
+/// index is touched only when the rounded expiry moves (about once a second per key).
 pub fn limit_exec(
     a: &mut Access<'_>,
     key: &[u8],
@@ -154,13 +158,44 @@ pub fn limit_exec(
 ) -> Result<Decision> {
     validate(policy, cost)?;
     validate_now(now)?;
-    let state = read_state(a, key, policy)?;
-    let ev = limiter::evaluate(policy, state.as_ref(), now, cost, charge)
-        .map_err(|_| error::LIMITER_STATE)?;
-    if let Some(s) = &ev.state {
-        store_state(a, key, s, ev.expire_at);
+    let mut new_expiry = None;
+    let decision = match a.get_mut(key) {
+        Some(e) => {
+            let state = state_of(&e.value, policy)?;
+            let ev = limiter::evaluate(policy, Some(&state), now, cost, charge)
+                .map_err(|_| error::LIMITER_STATE)?;
+            if let Some(s) = &ev.state {
+                match &mut e.value {
+                    Value::Str(st) => write_str(st, s),
+                    // state_of accepted only strings.
+                    #[allow(unreachable_patterns)]
+                    other => {
+                        let mut st = Str::Int(0);
+                        write_str(&mut st, s);
+                        *other = Value::Str(st);
+                    }
+                }
+                let at = expiry_ms(ev.expire_at);
+                new_expiry = Some((e.expire_at() != Some(at)).then_some(at));
+            }
+            ev.decision
+        }
+        None => {
+            let ev = limiter::evaluate(policy, None, now, cost, charge)
+                .map_err(|_| error::LIMITER_STATE)?;
+            if let Some(s) = &ev.state {
+                store_state(a, key, s, ev.expire_at);
+            }
+            return Ok(ev.decision);
+        }
+    };
+    if let Some(expiry) = new_expiry {
+        if let Some(at) = expiry {
+            a.set_expire(key, Some(at));
+        }
+        a.touched(key);
     }
-    Ok(ev.decision)
+    Ok(decision)
 }
 
 /// Several policies, one key each, checked together: charged to every key only if every

@@ -176,6 +176,22 @@ pub fn validate_now(now: Micros) -> Result<(), PolicyError> {
 
 impl Policy {
     /// A fixed window of `limit` units per `window`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use embedis::types::limiter::Policy;
+    ///
+    /// let clock = embedis::ManualClock::starting_at_micros(1_700_000_000_000_000);
+    /// let db = embedis::Db::builder().clock(clock.clone()).build();
+    /// let per_minute = Policy::fixed_window(2, Duration::from_secs(60));
+    /// assert!(db.rate_limit("k", &per_minute, 1).unwrap().allowed);
+    /// assert!(db.rate_limit("k", &per_minute, 1).unwrap().allowed);
+    /// let d = db.rate_limit("k", &per_minute, 1).unwrap();
+    /// assert!(!d.allowed);
+    /// assert_eq!(d.retry_after, Some(20_000_000)); // the window ends at the next whole minute
+    /// clock.advance(Duration::from_secs(20));
+    /// assert!(db.rate_limit("k", &per_minute, 1).unwrap().allowed);
+    /// ```
     pub fn fixed_window(limit: i64, window: Duration) -> Policy {
         Policy::FixedWindow {
             limit,
@@ -184,6 +200,22 @@ impl Policy {
     }
 
     /// An exact sliding log of `limit` units per `window`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use embedis::types::limiter::Policy;
+    ///
+    /// let clock = embedis::ManualClock::starting_at_micros(1_700_000_000_000_000);
+    /// let db = embedis::Db::builder().clock(clock.clone()).build();
+    /// let log = Policy::sliding_log(3, Duration::from_secs(10));
+    /// db.rate_limit("k", &log, 1).unwrap();
+    /// clock.advance(Duration::from_secs(4));
+    /// db.rate_limit("k", &log, 2).unwrap();
+    /// let d = db.rate_limit("k", &log, 1).unwrap();
+    /// assert!(!d.allowed);
+    /// // The first unit leaves the window 10 s after it was admitted.
+    /// assert_eq!(d.retry_after, Some(6_000_000));
+    /// ```
     pub fn sliding_log(limit: i64, window: Duration) -> Policy {
         Policy::SlidingLog {
             limit,
@@ -192,6 +224,20 @@ impl Policy {
     }
 
     /// An approximate sliding window counter of `limit` units per `window`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use embedis::types::limiter::Policy;
+    ///
+    /// // Start at a window boundary (windows are aligned to the epoch).
+    /// let clock = embedis::ManualClock::starting_at_micros(1_700_000_000_000_000);
+    /// let db = embedis::Db::builder().clock(clock.clone()).build();
+    /// let w = Policy::sliding_window(10, Duration::from_secs(10));
+    /// assert_eq!(db.rate_limit("k", &w, 10).unwrap().remaining, 0);
+    /// // Halfway through the next window the previous one still weighs half: 5 used.
+    /// clock.advance(Duration::from_secs(15));
+    /// assert_eq!(db.rate_limit_peek("k", &w, 1).unwrap().remaining, 5);
+    /// ```
     pub fn sliding_window(limit: i64, window: Duration) -> Policy {
         Policy::SlidingWindow {
             limit,
@@ -200,6 +246,20 @@ impl Policy {
     }
 
     /// A token bucket of `capacity` tokens refilled with `refill` tokens per `interval`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use embedis::types::limiter::Policy;
+    ///
+    /// let clock = embedis::ManualClock::starting_at_micros(1_700_000_000_000_000);
+    /// let db = embedis::Db::builder().clock(clock.clone()).build();
+    /// // Bursts of 10, then 2 per second.
+    /// let bucket = Policy::token_bucket(10, 2, Duration::from_secs(1));
+    /// assert_eq!(db.rate_limit("k", &bucket, 10).unwrap().remaining, 0);
+    /// assert_eq!(db.rate_limit("k", &bucket, 1).unwrap().retry_after, Some(500_000));
+    /// clock.advance(Duration::from_secs(1));
+    /// assert_eq!(db.rate_limit("k", &bucket, 1).unwrap().remaining, 1);
+    /// ```
     pub fn token_bucket(capacity: i64, refill: i64, interval: Duration) -> Policy {
         Policy::TokenBucket {
             capacity,
@@ -210,6 +270,23 @@ impl Policy {
 
     /// GCRA admitting `rate` units per `period` on average, in bursts of up to `burst`. The
     /// emission interval is `period / rate`, rounded down to a whole microsecond.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use embedis::types::limiter::Policy;
+    ///
+    /// let clock = embedis::ManualClock::starting_at_micros(1_700_000_000_000_000);
+    /// let db = embedis::Db::builder().clock(clock.clone()).build();
+    /// // 100 per minute on average, bursts of 5.
+    /// let gcra = Policy::gcra(5, 100, Duration::from_secs(60));
+    /// for _ in 0..5 {
+    ///     assert!(db.rate_limit("k", &gcra, 1).unwrap().allowed);
+    /// }
+    /// let d = db.rate_limit("k", &gcra, 1).unwrap();
+    /// assert_eq!(d.retry_after, Some(600_000)); // one emission interval: 0.6 s
+    /// clock.advance(Duration::from_millis(600));
+    /// assert!(db.rate_limit("k", &gcra, 1).unwrap().allowed);
+    /// ```
     pub fn gcra(burst: i64, rate: i64, period: Duration) -> Policy {
         let emission = if rate > 0 { micros(period) / rate } else { 0 };
         Policy::Gcra { burst, emission }
