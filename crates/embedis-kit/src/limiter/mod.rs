@@ -623,6 +623,9 @@ impl<B: Backend> Limiter<B> {
         charge: bool,
     ) -> Result<Decision> {
         let policies = self.policies_for(&opts)?;
+        if policies.is_empty() {
+            return Err(Error::Invalid("no policy to check".into()));
+        }
         check_policies(policies)?;
         embedis::types::limiter::validate_cost(opts.cost)?;
         let keys = self.keys(key.as_ref(), policies);
@@ -658,7 +661,8 @@ impl<B: Backend> Limiter<B> {
             Ok(p) => p,
             Err(_) => return self.misconfigured(&[]),
         };
-        if opts.policies.is_some() && check_policies(policies).is_err()
+        if policies.is_empty()
+            || opts.policies.is_some() && check_policies(policies).is_err()
             || embedis::types::limiter::validate_cost(opts.cost).is_err()
         {
             return self.misconfigured(policies);

@@ -158,6 +158,10 @@ async fn tiers_costs_and_explicit_policies() {
         .check_with("a", CheckOptions::default().tier("nope"))
         .await;
     assert!(!d.allowed && d.degraded.is_some());
+    let d = l
+        .check_with("a", CheckOptions::default().policies(&[]))
+        .await;
+    assert!(!d.allowed && d.degraded.is_some());
     let d = l.check_with("a", CheckOptions::cost(-1)).await;
     assert!(!d.allowed && d.degraded.is_some());
     assert!(

@@ -26,9 +26,7 @@ impl Db {
     ) -> R {
         let e = &**self.engine();
         let now = e.clock.now_micros();
-        let mut a = e
-            .keyspace
-            .lock_key(key, &e.stats, self.index(), now / 1000);
+        let mut a = e.keyspace.lock_key(key, &e.stats, self.index(), now / 1000);
         f(&mut a, now as Micros)
     }
 
