@@ -188,8 +188,9 @@ impl Policy {
     /// assert!(db.rate_limit("k", &per_minute, 1).unwrap().allowed);
     /// let d = db.rate_limit("k", &per_minute, 1).unwrap();
     /// assert!(!d.allowed);
-    /// assert_eq!(d.retry_after, Some(20_000_000)); // the window ends at the next whole minute
-    /// clock.advance(Duration::from_secs(20));
+    /// // Windows are aligned to the epoch: this one ends at the next whole minute, 40 s on.
+    /// assert_eq!(d.retry_after, Some(40_000_000));
+    /// clock.advance(Duration::from_secs(40));
     /// assert!(db.rate_limit("k", &per_minute, 1).unwrap().allowed);
     /// ```
     pub fn fixed_window(limit: i64, window: Duration) -> Policy {
