@@ -7,6 +7,10 @@ mod compare;
 mod hash;
 mod keys;
 mod limiter;
+mod persist;
 mod server;
 mod set;
 mod string;
+mod zset;
+
+pub use zset::Scored;

@@ -14,6 +14,8 @@
 pub mod table;
 pub mod value;
 
+use std::sync::Arc;
+
 use parking_lot::{Mutex, MutexGuard};
 
 pub use table::{Entry, Table, TableCursor};
@@ -33,12 +35,49 @@ const SHARD_SHIFT: u32 = 40;
 #[derive(Debug)]
 pub struct Shard {
     tables: Box<[Table]>,
+    /// A snapshot waiting for this shard's contents (see [`ShardCapture`]).
+    capture: Option<Arc<dyn ShardCapture>>,
+}
+
+/// A point-in-time snapshot in progress (BGSAVE, AOF rewrite): it is handed each shard's
+/// contents by whoever locks that shard first after the snapshot was requested, before any
+/// change, so the snapshot is the keyspace as it was at the request (see `persist`).
+pub trait ShardCapture: Send + Sync + std::fmt::Debug {
+    /// Records shard `idx` as it is now. Called with the shard locked.
+    fn capture(&self, idx: usize, shard: &Shard);
+}
+
+/// Hands a locked shard to its pending snapshot, if any: a single branch when none is.
+#[inline]
+fn settle(idx: usize, shard: &mut Shard) {
+    if shard.capture.is_some() {
+        if let Some(c) = shard.capture.take() {
+            c.capture(idx, shard);
+        }
+    }
 }
 
 impl Shard {
+    /// Every logical database's table, read-only (snapshots).
+    pub fn tables(&self) -> &[Table] {
+        &self.tables
+    }
+
+    /// Asks for this shard to be handed to `capture` before its next change (the caller
+    /// holds the lock; a capture still pending is settled first).
+    pub fn request_capture(&mut self, idx: usize, capture: Arc<dyn ShardCapture>) {
+        settle(idx, self);
+        self.capture = Some(capture);
+    }
+
     /// The table of logical database `db`.
     pub fn table(&mut self, db: usize) -> &mut Table {
         &mut self.tables[db]
+    }
+
+    /// The table of logical database `db`, for reading.
+    pub fn table_ref(&self, db: usize) -> &Table {
+        &self.tables[db]
     }
 
     /// Swaps two logical databases' tables.
@@ -62,6 +101,7 @@ impl Keyspace {
             .map(|_| {
                 Mutex::new(Shard {
                     tables: (0..databases).map(|_| Table::default()).collect(),
+                    capture: None,
                 })
             })
             .collect();
@@ -106,10 +146,16 @@ impl Keyspace {
         Access {
             ks: self,
             stats,
-            guards: Guards::One(idx, self.shards[idx].lock()),
+            guards: Guards::One(idx, self.lock_index(idx)),
             db,
             now_ms,
         }
+    }
+
+    fn lock_index(&self, idx: usize) -> MutexGuard<'_, Shard> {
+        let mut g = self.shards[idx].lock();
+        settle(idx, &mut g);
+        g
     }
 
     /// Locks every shard, in ascending order.
@@ -117,7 +163,7 @@ impl Keyspace {
         Access {
             ks: self,
             stats,
-            guards: Guards::All(self.shards.iter().map(|s| s.lock()).collect()),
+            guards: Guards::All((0..SHARDS).map(|i| self.lock_index(i)).collect()),
             db,
             now_ms,
         }
@@ -128,7 +174,7 @@ impl Keyspace {
         Access {
             ks: self,
             stats,
-            guards: Guards::One(idx, self.shards[idx].lock()),
+            guards: Guards::One(idx, self.lock_index(idx)),
             db: 0,
             now_ms,
         }
@@ -229,6 +275,38 @@ impl<'a> Access<'a> {
         let e = table.get_mut(hash, key)?;
         e.access = lru;
         Some(e)
+    }
+
+    /// Looks several keys up for reading at once, for commands that read all their inputs
+    /// together (ZUNION, SINTER...): each key is counted and expired like [`Access::get`],
+    /// then all are returned as shared references (a key named twice appears twice).
+    pub fn get_many<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Vec<Option<&Entry>> {
+        let mut hashes = Vec::with_capacity(keys.len());
+        for k in keys {
+            let found = self.get(k.as_ref()).is_some();
+            hashes.push(found.then(|| self.ks.hash(k.as_ref())));
+        }
+        let db = self.db;
+        let this: &Self = self;
+        keys.iter()
+            .zip(hashes)
+            .map(|(k, hash)| {
+                let hash = hash?;
+                this.shard_ref(hash).table_ref(db).get(hash, k.as_ref())
+            })
+            .collect()
+    }
+
+    /// The shard for `hash`, for reading (same rule as [`Access::shard`]).
+    fn shard_ref(&self, hash: u64) -> &Shard {
+        let idx = Keyspace::shard_of(hash);
+        match &self.guards {
+            Guards::One(held, g) => {
+                assert_eq!(*held, idx, "command touched a key outside its locked shard");
+                g
+            }
+            Guards::All(gs) => &gs[idx],
+        }
     }
 
     /// Looks a key up for writing (no hit/miss statistics).
@@ -389,10 +467,12 @@ mod tests {
             assert!(a.set_expire(b"k", Some(1500)));
             assert!(a.get(b"k").is_some());
         }
-        let mut a = ks.lock_key(b"k", &stats, 0, 1500);
+        // Alive through its expiry millisecond, like Redis; gone after it.
+        assert!(ks.lock_key(b"k", &stats, 0, 1500).get(b"k").is_some());
+        let mut a = ks.lock_key(b"k", &stats, 0, 1501);
         assert!(a.get(b"k").is_none());
         assert_eq!(stats.expired_keys.get(), 1);
-        assert_eq!(stats.keyspace_hits.get(), 1);
+        assert_eq!(stats.keyspace_hits.get(), 2);
         assert_eq!(stats.keyspace_misses.get(), 1);
     }
 
@@ -446,7 +526,7 @@ mod tests {
         }
         let mut n = 0;
         for t in a.tables(0) {
-            n += t.expire_due(1049, usize::MAX, |_| {});
+            n += t.expire_due(1050, usize::MAX, |_| {});
         }
         assert_eq!(n, 50);
         assert_eq!(a.dbsize(0), 50);

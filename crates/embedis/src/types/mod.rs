@@ -8,3 +8,4 @@ pub mod limiter;
 pub mod packed;
 pub mod set;
 pub mod string;
+pub mod zset;
