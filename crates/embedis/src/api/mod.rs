@@ -4,8 +4,10 @@
 
 mod bitmap;
 pub mod bzpop;
+mod compare;
 mod hash;
 mod keys;
+mod limiter;
 pub mod list;
 mod persist;
 mod server;

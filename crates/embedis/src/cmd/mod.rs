@@ -17,6 +17,7 @@ pub mod connection;
 pub mod embedis;
 pub mod hash;
 pub mod keys;
+pub mod limiter;
 pub mod list;
 pub mod persist;
 pub mod server;
@@ -184,6 +185,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     list::COMMANDS,
     sort::COMMANDS,
     bzpop::COMMANDS,
+    limiter::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
     hash::COMMANDS,
