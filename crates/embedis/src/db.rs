@@ -460,6 +460,9 @@ impl Db {
     /// Runs one command given as its arguments, the way a client would send it.
     /// Stateful commands (SELECT, MULTI...) affect only this call; use a [`Session`] to keep
     /// state across calls.
+    /// Blocking commands (BLPOP...) do not block here: with nothing to take they reply as their
+    /// timeout would; use the async methods (`db.blpop(..)`) or
+    /// [`Session::execute_or_block`] to wait.
     pub fn call<I, A>(&self, args: I) -> Reply
     where
         I: IntoIterator<Item = A>,
