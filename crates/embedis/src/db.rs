@@ -171,7 +171,10 @@ impl Engine {
         let now = held
             .as_ref()
             .map_or_else(|| self.clock.now_millis(), |a| a.now_ms());
-        let mut rng = self.rng.lock();
+        // A generator of its own, seeded from the engine's: commands draw from the engine's
+        // generator while holding shard locks, so holding its lock here while taking shard
+        // locks could deadlock.
+        let mut rng = SmallRng::seed_from_u64(self.random_u64());
         let mut rand = || rng.next_u64();
         crate::keyspace::evict::perform(&self.keyspace, &self.stats, held, now, limits, &mut rand)
     }

@@ -14,7 +14,8 @@
 //! random key. A round costs O(samples) whatever the keyspace's size, so eviction is O(1)
 //! amortized per write. Sampling one shard per round draws uniformly (keys are spread over
 //! shards by hash); volatile keys are drawn from the expiry index at a random time point, so
-//! no second table of volatile keys is kept. A pass stops after [`TIME_LIMIT_US`] with
+//! no second table of volatile keys is kept, and `volatile-ttl` always adds the sampled shard's
+//! soonest-expiring key (the index is ordered), which makes it close to exact. A pass stops after [`TIME_LIMIT_US`] with
 //! progress made ([`Outcome::Running`]: the command runs, the rest is evicted by the next
 //! commands and the background cycle), like Redis's eviction time limit.
 
@@ -405,9 +406,16 @@ fn evict_from_pool(
             on_shard(ks, stats, held, idx, now_ms, |a| {
                 let t = a.shard_table_ref(idx, db);
                 let mut ev = ks.evictor.lock();
-                for _ in 0..limits.samples.max(1) {
+                for i in 0..limits.samples.max(1) {
                     let e = if volatile {
-                        t.sample_volatile(rand()).and_then(|(at, hash)| {
+                        // volatile-ttl: the shard's own soonest key is always one of the
+                        // samples (its expiry index is ordered), which Redis cannot do.
+                        let pick = if i == 0 && policy == Policy::VolatileTtl {
+                            t.first_volatile()
+                        } else {
+                            t.sample_volatile(rand())
+                        };
+                        pick.and_then(|(at, hash)| {
                             t.entries_with_hash(hash).find(|e| e.expire_raw() == at)
                         })
                     } else {

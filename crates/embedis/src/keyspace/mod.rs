@@ -13,6 +13,8 @@
 
 pub mod entry;
 pub mod evict;
+#[cfg(test)]
+mod memory_tests;
 pub mod table;
 pub mod value;
 
@@ -108,10 +110,11 @@ pub struct Keyspace {
 impl Keyspace {
     /// A keyspace with `databases` logical databases; `seed` keys the hash function.
     pub fn new(databases: usize, seed: u64) -> Self {
+        let hasher = foldhash::fast::FixedState::with_seed(seed);
         let shards: Box<[Mutex<Shard>]> = (0..SHARDS)
             .map(|_| {
                 Mutex::new(Shard {
-                    tables: (0..databases).map(|_| Table::default()).collect(),
+                    tables: (0..databases).map(|_| Table::with_hasher(hasher.clone())).collect(),
                 })
             })
             .collect();
@@ -121,7 +124,7 @@ impl Keyspace {
             as u64;
         Keyspace {
             shards,
-            hasher: foldhash::fast::FixedState::with_seed(seed),
+            hasher,
             databases,
             used: AtomicI64::new(0),
             totals: (0..databases).map(|_| DbTotals::default()).collect(),

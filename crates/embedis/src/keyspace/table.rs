@@ -40,6 +40,9 @@ pub(crate) struct Counts {
 /// The keys of one database in one shard.
 #[derive(Debug, Default)]
 pub struct Table {
+    /// The keyspace's key hasher: the expiry index names keys by full hash, which the hash
+    /// table does not keep (it probes by 7-bit tags), so telling two keys apart needs it.
+    hasher: foldhash::fast::FixedState,
     map: HashTable<Box<Entry>>,
     expires: BTreeSet<(u64, u64)>,
     /// Bumped whenever the table may move entries between buckets (grow, shrink or rehash), so
@@ -68,6 +71,30 @@ fn addr(e: &Entry) -> usize {
 }
 
 impl Table {
+    /// An empty table whose keys are hashed with `hasher` (the keyspace's).
+    pub fn with_hasher(hasher: foldhash::fast::FixedState) -> Table {
+        Table {
+            hasher,
+            ..Table::default()
+        }
+    }
+
+    /// Empties the table, returning its old contents (FLUSHALL ASYNC frees them elsewhere).
+    pub fn take(&mut self) -> Table {
+        let empty = Table {
+            epoch: self.epoch.wrapping_add(1),
+            published: self.published,
+            ..Table::with_hasher(self.hasher.clone())
+        };
+        std::mem::replace(self, empty)
+    }
+
+    #[inline]
+    fn full_hash(&self, key: &[u8]) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(key)
+    }
+
     /// Number of keys (including expired ones not yet reclaimed).
     pub fn len(&self) -> usize {
         self.map.len()
@@ -190,8 +217,12 @@ impl Table {
 
     fn unindex(&mut self, at: u64, hash: u64) {
         // Two volatile keys may share (time, hash) (a 64-bit hash collision); keep the index
-        // entry while another key still needs it.
-        let still_needed = self.map.iter_hash(hash).any(|e| e.expire_raw() == at);
+        // entry while another key still needs it. (`iter_hash` yields every entry whose 7-bit
+        // tag matches: compare full hashes.)
+        let still_needed = self
+            .map
+            .iter_hash(hash)
+            .any(|e| e.expire_raw() == at && self.full_hash(e.key()) == hash);
         if !still_needed && self.expires.remove(&(at, hash)) {
             self.expire_sum -= u128::from(at);
         }
@@ -263,7 +294,12 @@ impl Table {
             }
             self.expires.pop_first();
             self.expire_sum -= u128::from(at);
-            while let Ok(found) = self.map.find_entry(hash, |e| e.expire_raw() == at) {
+            let hasher = &self.hasher;
+            let same = |e: &Box<Entry>| {
+                use std::hash::BuildHasher;
+                e.expire_raw() == at && hasher.hash_one(e.key()) == hash
+            };
+            while let Ok(found) = self.map.find_entry(hash, same) {
                 let (entry, _) = found.remove();
                 self.entry_bytes -= entry.memory_usage();
                 removed += 1;
@@ -293,9 +329,17 @@ impl Table {
             .copied()
     }
 
+    /// The `(expire_at, hash)` of the key expiring soonest.
+    pub(crate) fn first_volatile(&self) -> Option<(u64, u64)> {
+        self.expires.first().copied()
+    }
+
     /// The entries with hash `hash` (one, but for 64-bit collisions).
     pub(crate) fn entries_with_hash(&self, hash: u64) -> impl Iterator<Item = &Entry> {
-        self.map.iter_hash(hash).map(|b| &**b)
+        self.map
+            .iter_hash(hash)
+            .filter(move |e| self.full_hash(e.key()) == hash)
+            .map(|b| &**b)
     }
 
     /// Visits entries from `cursor` on, bucket by bucket, until at least `count` buckets
@@ -357,6 +401,7 @@ impl Table {
 
     /// Removes every key.
     pub fn clear(&mut self) {
+        // (Keeps the hasher.)
         self.map = HashTable::new();
         self.expires = BTreeSet::new();
         self.expire_sum = 0;
@@ -387,7 +432,7 @@ mod tests {
 
     #[test]
     fn accounting_follows_every_change() {
-        let mut t = Table::default();
+        let mut t = Table::with_hasher(foldhash::fast::FixedState::with_seed(1));
         for i in 0..1000u32 {
             let k = format!("key:{i:012}");
             t.insert(h(k.as_bytes()), k.as_bytes(), sv(b"xxx"), 0, 0, &h);
@@ -421,7 +466,7 @@ mod tests {
 
     #[test]
     fn volatile_sampling_finds_volatile_keys() {
-        let mut t = Table::default();
+        let mut t = Table::with_hasher(foldhash::fast::FixedState::with_seed(1));
         assert_eq!(t.sample_volatile(5), None);
         for i in 0..100u64 {
             let k = format!("k{i}");
