@@ -41,6 +41,12 @@ class Conn:
             return self.f.read(n + 2)[4:-2]
         raise RuntimeError(f"unexpected reply {line!r}")
 
+    def oks(self, n):
+        """Reads `n` +OK replies (pipelined SETs) in one go."""
+        data = self.f.read(5 * n)
+        if data != b"+OK\r\n" * n:
+            raise RuntimeError(f"unexpected replies {data[:100]!r}")
+
     def call(self, *args):
         self.send(cmd(*args))
         return self.reply()
@@ -55,12 +61,12 @@ def cmd(*args):
 
 
 def set_cmd(i, ttl_ms):
-    key = b"key:%012d" % i
+    """SET key:NNNNNNNNNNNN xxx [PX ttl_ms] in RESP."""
     if ttl_ms:
         t = str(ttl_ms).encode()
-        return b"*5\r\n$3\r\nSET\r\n$16\r\n%s\r\n$3\r\nxxx\r\n$2\r\nPX\r\n$%d\r\n%s\r\n" % (
-            key, len(t), t)
-    return b"*3\r\n$3\r\nSET\r\n$16\r\n%s\r\n$3\r\nxxx\r\n" % key
+        return b"*5\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$3\r\nxxx\r\n$2\r\nPX\r\n$%d\r\n%s\r\n" % (
+            i, len(t), t)
+    return b"*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$3\r\nxxx\r\n" % i
 
 
 def load(port, n, ttl_ms=0, start=0, batch=10_000):
@@ -69,8 +75,7 @@ def load(port, n, ttl_ms=0, start=0, batch=10_000):
     while i < start + n:
         k = min(batch, start + n - i)
         c.send(b"".join(set_cmd(j, ttl_ms) for j in range(i, i + k)))
-        for _ in range(k):
-            c.reply()
+        c.oks(k)
         i += k
 
 
@@ -86,26 +91,29 @@ def expiry(port, rate, ttl_ms, seconds):
     c = Conn(port)
     probe = Conn(port)
     batch = max(1, rate // 100)  # one batch every 10 ms
+    # Every command is the same length (12-digit keys): build them all before the clock runs.
+    total = int(rate * seconds) + batch
+    size = len(set_cmd(0, ttl_ms))
+    data = b"".join(set_cmd(j, ttl_ms) for j in range(total))
     sent = []  # (time, count) of each batch
     i = 0
     start = time.monotonic()
     next_batch = start
     next_probe = start + ttl_ms / 1000 + 0.5  # after the first keys expired
     samples = []
-    while time.monotonic() - start < seconds:
+    while time.monotonic() - start < seconds and i + batch <= total:
         now = time.monotonic()
         if now >= next_batch:
-            c.send(b"".join(set_cmd(j, ttl_ms) for j in range(i, i + batch)))
-            for _ in range(batch):
-                c.reply()
+            c.send(data[i * size:(i + batch) * size])
+            c.oks(batch)
             sent.append((now, batch))
             i += batch
             next_batch += 0.01
         if now >= next_probe:
             t = time.monotonic()
-            size = int(probe.call("DBSIZE"))
+            dbsize = int(probe.call("DBSIZE"))
             live = sum(n for (ts, n) in sent if ts > t - ttl_ms / 1000)
-            samples.append((size - live, live))
+            samples.append((dbsize - live, live))
             next_probe += 0.1
             sent = [(ts, n) for (ts, n) in sent if ts > t - 2 * ttl_ms / 1000]
         time.sleep(max(0.0, min(next_batch, next_probe) - time.monotonic()))

@@ -161,7 +161,9 @@ impl Engine {
     /// The highest `used_memory` seen, including now.
     pub fn memory_peak(&self) -> u64 {
         let used = self.used_memory();
-        self.peak_memory.fetch_max(used, Ordering::Relaxed).max(used)
+        self.peak_memory
+            .fetch_max(used, Ordering::Relaxed)
+            .max(used)
     }
 
     /// Evicts keys per the maxmemory settings until memory is within `maxmemory` (see

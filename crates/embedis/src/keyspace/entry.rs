@@ -216,7 +216,10 @@ mod tests {
             let mut e = Entry::new(&key, sv("v"), 0, 9);
             assert_eq!((e.key(), e.expire_at(), e.meta()), (&key[..], None, 9));
             e.set_expire_raw(1234);
-            assert_eq!((e.key(), e.expire_at(), e.meta()), (&key[..], Some(1234), 9));
+            assert_eq!(
+                (e.key(), e.expire_at(), e.meta()),
+                (&key[..], Some(1234), 9)
+            );
             e.set_expire_raw(u64::MAX);
             assert_eq!(e.expire_at(), Some(u64::MAX));
             assert!(e.is_expired(u64::MAX) && !e.is_expired(5));

@@ -90,7 +90,13 @@ fn run(session: &mut crate::db::Session, clock: &ManualClock, op: &Op) {
     let args: Vec<String> = match op {
         Op::Set(k, n, None) => vec!["SET".into(), key(*k), "v".repeat(*n)],
         Op::Set(k, n, Some(t)) => {
-            vec!["SET".into(), key(*k), "v".repeat(*n), "PX".into(), t.to_string()]
+            vec![
+                "SET".into(),
+                key(*k),
+                "v".repeat(*n),
+                "PX".into(),
+                t.to_string(),
+            ]
         }
         Op::Append(k, n) => vec!["APPEND".into(), key(*k), "x".repeat(*n)],
         Op::SetRange(k, n) => vec!["SETRANGE".into(), key(*k), n.to_string(), "y".into()],
@@ -158,7 +164,10 @@ fn flushall_async_and_swapdb_keep_totals() {
     let full = used(&db);
     assert_eq!(full, recount(&db));
     db.call(["SWAPDB", "0", "2"]);
-    assert_eq!((used(&db), db.engine().keyspace.totals(2).keys()), (full, 2000));
+    assert_eq!(
+        (used(&db), db.engine().keyspace.totals(2).keys()),
+        (full, 2000)
+    );
     assert_eq!(db.engine().keyspace.totals(0).keys(), 0);
     db.call(["FLUSHALL", "ASYNC"]);
     assert_eq!(used(&db), base);
@@ -176,10 +185,18 @@ fn per_key_cost_of_small_strings() {
     // A 64-byte entry plus 9 to 19 bytes of buckets.
     assert!((70..=84).contains(&per_key), "{per_key} bytes per key");
     for i in 0..n {
-        db.call(["PEXPIRE".to_string(), format!("key:{i:012}"), "100000".into()]);
+        db.call([
+            "PEXPIRE".to_string(),
+            format!("key:{i:012}"),
+            "100000".into(),
+        ]);
     }
     let with_ttl = (used(&db) - base) / n;
-    assert!(with_ttl - per_key <= 40, "a TTL costs {}", with_ttl - per_key);
+    assert!(
+        with_ttl - per_key <= 40,
+        "a TTL costs {}",
+        with_ttl - per_key
+    );
 }
 
 fn info_field(db: &Db, section: &str, field: &str) -> u64 {
@@ -224,11 +241,7 @@ fn eviction_keeps_memory_within_maxmemory() {
         }
         let evicted = info_field(&db, "stats", "evicted_keys");
         assert!(evicted > 15_000, "{policy}: {evicted}");
-        assert_eq!(
-            info_field(&db, "memory", "maxmemory"),
-            limit,
-            "{policy}"
-        );
+        assert_eq!(info_field(&db, "memory", "maxmemory"), limit, "{policy}");
     }
 }
 
@@ -310,10 +323,12 @@ fn oom_and_recovery() {
     let (db, _clock) = db();
     db.call(["SET", "a", "1"]);
     db.call(["CONFIG", "SET", "maxmemory", "1"]);
-    assert_eq!(db.call(["SET", "b", "1"]), Reply::Error(crate::error::Error::Oom));
+    assert_eq!(
+        db.call(["SET", "b", "1"]),
+        Reply::Error(crate::error::Error::Oom)
+    );
     assert_eq!(db.call(["GET", "a"]), Reply::bulk("1"));
     assert_eq!(db.call(["DEL", "a"]), Reply::Int(1));
     db.call(["CONFIG", "SET", "maxmemory", "0"]);
     assert_eq!(db.call(["SET", "b", "1"]), Reply::Ok);
 }
-

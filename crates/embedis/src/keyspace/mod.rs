@@ -114,7 +114,9 @@ impl Keyspace {
         let shards: Box<[Mutex<Shard>]> = (0..SHARDS)
             .map(|_| {
                 Mutex::new(Shard {
-                    tables: (0..databases).map(|_| Table::with_hasher(hasher.clone())).collect(),
+                    tables: (0..databases)
+                        .map(|_| Table::with_hasher(hasher.clone()))
+                        .collect(),
                 })
             })
             .collect();
@@ -509,7 +511,9 @@ impl<'a> Access<'a> {
         }
         let (hash, idx) = self.locate(key);
         let (ks, now) = (self.ks, self.now_ms);
-        let e = shard_mut(&mut self.guards, idx).table(db).get_mut(hash, key)?;
+        let e = shard_mut(&mut self.guards, idx)
+            .table(db)
+            .get_mut(hash, key)?;
         e.set_meta(ks.touched_meta(e.meta(), now));
         self.pending = Some(Pending {
             idx,

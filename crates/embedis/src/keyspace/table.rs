@@ -146,7 +146,9 @@ impl Table {
     /// Finds a key for modification. A change to the value's size must be followed by
     /// [`Table::remeasure`] with the entry's `memory_usage()` from before.
     pub fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut Entry> {
-        self.map.find_mut(hash, |e| e.key() == key).map(|b| &mut **b)
+        self.map
+            .find_mut(hash, |e| e.key() == key)
+            .map(|b| &mut **b)
     }
 
     /// Brings the accounting in line after the entry at address `at` (with hash `hash`) was
@@ -199,8 +201,7 @@ impl Table {
         }
         let entry = Box::new(Entry::new(key, value, expire_at, meta));
         self.entry_bytes += entry.memory_usage();
-        self.map
-            .insert_unique(hash, entry, |e| hasher(e.key()));
+        self.map.insert_unique(hash, entry, |e| hasher(e.key()));
         None
     }
 
@@ -477,7 +478,9 @@ mod tests {
         }
         let mut seen = std::collections::HashSet::new();
         for r in 0..1000u64 {
-            let (at, hash) = t.sample_volatile(r.wrapping_mul(0x9E37_79B9_7F4A_7C15)).unwrap();
+            let (at, hash) = t
+                .sample_volatile(r.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+                .unwrap();
             assert!(t.entries_with_hash(hash).any(|e| e.expire_raw() == at));
             seen.insert(at);
         }

@@ -211,7 +211,11 @@ fn memory_section(out: &mut String, engine: &Engine, usage: &[memory::DbUsage]) 
         line!(out, "used_memory_rss_human:{}", memory::bytes_to_human(rss));
     }
     line!(out, "used_memory_peak:{peak}");
-    line!(out, "used_memory_peak_human:{}", memory::bytes_to_human(peak));
+    line!(
+        out,
+        "used_memory_peak_human:{}",
+        memory::bytes_to_human(peak)
+    );
     line!(out, "used_memory_peak_perc:{:.2}%", pct(used, peak));
     line!(out, "used_memory_overhead:{overhead}");
     line!(out, "used_memory_startup:{startup}");

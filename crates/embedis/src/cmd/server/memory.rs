@@ -166,7 +166,11 @@ pub(super) fn usage(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 
 /// MEMORY STATS figures, in Redis's order (allocator and fragmentation figures where the
 /// process can measure them).
-pub fn memory_stats_exec(engine: &Engine, held: Option<&mut Access<'_>>, now_ms: u64) -> Vec<(String, Reply)> {
+pub fn memory_stats_exec(
+    engine: &Engine,
+    held: Option<&mut Access<'_>>,
+    now_ms: u64,
+) -> Vec<(String, Reply)> {
     let usage = scan(engine, held, now_ms, ScanWhat::default());
     let startup = engine.keyspace.baseline();
     let (dataset, tables_overhead) = used_memory(&usage);
@@ -195,10 +199,7 @@ pub fn memory_stats_exec(engine: &Engine, held: Option<&mut Access<'_>>, now_ms:
         out.push((
             format!("db.{db}"),
             Reply::Map(vec![
-                (
-                    Reply::bulk("overhead.hashtable.main"),
-                    int(u.overhead),
-                ),
+                (Reply::bulk("overhead.hashtable.main"), int(u.overhead)),
                 (
                     Reply::bulk("overhead.hashtable.expires"),
                     int(u.overhead_expires),
@@ -219,7 +220,10 @@ pub fn memory_stats_exec(engine: &Engine, held: Option<&mut Access<'_>>, now_ms:
         ("peak.percentage".into(), pct(total, peak)),
     ]);
     if let Some(rss) = super::info::process_rss() {
-        out.push(("fragmentation".into(), Reply::Double(rss as f64 / total.max(1) as f64)));
+        out.push((
+            "fragmentation".into(),
+            Reply::Double(rss as f64 / total.max(1) as f64),
+        ));
         out.push((
             "fragmentation.bytes".into(),
             Reply::Int(rss as i64 - total as i64),
