@@ -150,11 +150,7 @@ pub fn lfu_counter(meta: u32, now_ms: u64, decay_time: u32) -> u32 {
     } else {
         65535 - ldt + now
     };
-    let periods = if decay_time > 0 {
-        elapsed / decay_time
-    } else {
-        0
-    };
+    let periods = elapsed.checked_div(decay_time).unwrap_or(0);
     counter.saturating_sub(periods)
 }
 

@@ -296,11 +296,10 @@ impl Table {
             self.expires.pop_first();
             self.expire_sum -= u128::from(at);
             let hasher = &self.hasher;
-            let same = |e: &Box<Entry>| {
-                use std::hash::BuildHasher;
-                e.expire_raw() == at && hasher.hash_one(e.key()) == hash
-            };
-            while let Ok(found) = self.map.find_entry(hash, same) {
+            while let Ok(found) = self
+                .map
+                .find_entry(hash, |e| Self::due_with(hasher, e, at, hash))
+            {
                 let (entry, _) = found.remove();
                 self.entry_bytes -= entry.memory_usage();
                 removed += 1;
@@ -308,6 +307,12 @@ impl Table {
             }
         }
         removed
+    }
+
+    /// Whether `e` is the key with expiry `at` and full hash `hash`.
+    fn due_with(hasher: &foldhash::fast::FixedState, e: &Entry, at: u64, hash: u64) -> bool {
+        use std::hash::BuildHasher;
+        e.expire_raw() == at && hasher.hash_one(e.key()) == hash
     }
 
     /// The earliest expiry time in this table.
