@@ -141,10 +141,86 @@ pub const NUMKEYS_TOO_MANY: Error =
     Error::Static("ERR Number of keys can't be greater than number of args");
 /// `ERR LIMIT can't be negative` (SINTERCARD)
 pub const LIMIT_NEGATIVE: Error = Error::Static("ERR LIMIT can't be negative");
+/// `ERR XX and NX options at the same time are not compatible` (ZADD)
+pub const XX_AND_NX: Error =
+    Error::Static("ERR XX and NX options at the same time are not compatible");
+/// `ERR GT, LT, and/or NX options at the same time are not compatible` (ZADD)
+pub const GT_LT_NX: Error =
+    Error::Static("ERR GT, LT, and/or NX options at the same time are not compatible");
+/// `ERR INCR option supports a single increment-element pair` (ZADD)
+pub const INCR_SINGLE_PAIR: Error =
+    Error::Static("ERR INCR option supports a single increment-element pair");
+/// `ERR resulting score is not a number (NaN)` (ZADD INCR, ZINCRBY)
+pub const SCORE_IS_NAN: Error = Error::Static("ERR resulting score is not a number (NaN)");
+/// `ERR min or max is not a float` (score ranges)
+pub const MIN_MAX_NOT_FLOAT: Error = Error::Static("ERR min or max is not a float");
+/// `ERR min or max not valid string range item` (lex ranges)
+pub const MIN_MAX_NOT_LEX: Error = Error::Static("ERR min or max not valid string range item");
+/// `ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX`
+pub const LIMIT_NEEDS_BY: Error = Error::Static(
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+);
+/// `ERR syntax error, WITHSCORES not supported in combination with BYLEX`
+pub const WITHSCORES_BYLEX: Error =
+    Error::Static("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
+/// `ERR weight value is not a float` (ZUNION/ZINTER WEIGHTS)
+pub const WEIGHT_NOT_FLOAT: Error = Error::Static("ERR weight value is not a float");
+/// `ERR count should be greater than 0` (ZMPOP, LMPOP)
+pub const COUNT_NOT_POSITIVE: Error = Error::Static("ERR count should be greater than 0");
+/// `ERR value is out of range, value must between -9223372036854775807 and
+/// 9223372036854775807` (ZRANDMEMBER/HRANDFIELD/SRANDMEMBER count of `LONG_MIN`)
+pub const VALUE_NOT_IN_LONG_RANGE: Error = Error::Static(
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+);
 /// `ERR Protocol error: ...` texts are the server's; see embedis-server.
 /// `ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?`
 pub const AUTH_NOT_CONFIGURED: Error = Error::Static(
     "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+);
+
+// Rate limiter commands (cmd/limiter.rs). CL.THROTTLE's texts are redis-cell's, which
+// prefixes everything with "Cell error: " (and its own errors with "Store error: ").
+/// redis-cell's usage error for a wrong number of CL.THROTTLE arguments.
+pub const CELL_USAGE: Error = Error::Static(
+    "Cell error: Store error: Usage: cl.throttle <key> <max_burst> <count per period> <period> [<quantity>]",
+);
+/// redis-cell: a count or period of zero.
+pub const CELL_ZERO_RATE: Error =
+    Error::Static("Cell error: Store error: Zero rates are not supported");
+/// redis-cell: a stored `-1` (counted as missing) blocks every insert attempt.
+pub const CELL_CAS_EXHAUSTED: Error =
+    Error::Static("Cell error: Store error: Failed to update rate limit after 5 attempts");
+/// redis-cell: `RedisModule_SetExpire` refused a negative TTL.
+pub const CELL_EXPIRE_FAILED: Error =
+    Error::Static("Cell error: Store error: Error while setting key expire");
+/// A rate limiter key holds a string that is not that limiter's state (embedis text).
+pub const LIMITER_STATE: Error =
+    Error::Static("ERR the key holds a value that is not this rate limiter's state");
+/// The same key twice in one CL.LIMITALL (embedis text).
+pub const LIMITER_DUPLICATE_KEY: Error =
+    Error::Static("ERR the same key appears twice in one rate limit check");
+// Persistence (DUMP, RESTORE, SAVE, BGSAVE, BGREWRITEAOF).
+/// `BUSYKEY Target key name already exists.` (RESTORE without REPLACE)
+pub const BUSYKEY: Error = Error::Static("BUSYKEY Target key name already exists.");
+/// `ERR DUMP payload version or checksum are wrong`
+pub const DUMP_PAYLOAD: Error = Error::Static("ERR DUMP payload version or checksum are wrong");
+/// `ERR Bad data format` (a RESTORE payload that passes the checksum but does not decode)
+pub const BAD_DATA_FORMAT: Error = Error::Static("ERR Bad data format");
+/// `ERR Invalid TTL value, must be >= 0`
+pub const INVALID_TTL: Error = Error::Static("ERR Invalid TTL value, must be >= 0");
+/// `ERR Invalid IDLETIME value, must be >= 0`
+pub const INVALID_IDLETIME: Error = Error::Static("ERR Invalid IDLETIME value, must be >= 0");
+/// `ERR Invalid FREQ value, must be >= 0 and <= 255`
+pub const INVALID_FREQ: Error = Error::Static("ERR Invalid FREQ value, must be >= 0 and <= 255");
+/// `ERR Background save already in progress`
+pub const BGSAVE_IN_PROGRESS: Error = Error::Static("ERR Background save already in progress");
+/// `ERR Background append only file rewriting already in progress`
+pub const BGREWRITE_IN_PROGRESS: Error =
+    Error::Static("ERR Background append only file rewriting already in progress");
+/// Not a Redis text: SAVE, BGSAVE and BGREWRITEAOF on a store opened without a directory
+/// (a redis-server always has one; an in-process store may have none).
+pub const PERSISTENCE_OFF: Error = Error::Static(
+    "ERR persistence is not configured: open the store with a directory (DbBuilder::persistence, or the server's --dir)",
 );
 
 /// `ERR invalid first DB index` (SWAPDB)
@@ -193,6 +269,18 @@ pub const CLOCK_NOT_MANUAL: Error = Error::Static(
 );
 
 impl Error {
+    /// `MISCONF Errors writing to the AOF file: <reason>`: the write was applied but could
+    /// not be logged.
+    pub fn aof_write(reason: &str) -> Error {
+        Error::Formatted(format!("MISCONF Errors writing to the AOF file: {reason}"))
+    }
+
+    /// `ERR <reason>` for a SAVE that failed (Redis replies a bare `ERR` and logs the
+    /// reason; embedis says it).
+    pub fn save_failed(reason: &str) -> Error {
+        Error::Formatted(format!("ERR {reason}"))
+    }
+
     /// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`,
     /// what a subcommand sends when its own argument check fails (SLOWLOG GET 1 2).
     pub fn subcommand_syntax(command: &[u8], sub: &[u8]) -> Error {
@@ -238,6 +326,14 @@ impl Error {
         }
     }
 
+    /// `ERR at least 1 input key is needed for '<cmd>' command` (ZUNION, ZINTER, ZDIFF...;
+    /// `cmd` is the command's table name).
+    pub fn no_input_keys(cmd: &str) -> Error {
+        Error::Formatted(format!(
+            "ERR at least 1 input key is needed for '{cmd}' command"
+        ))
+    }
+
     /// `ERR wrong number of arguments for '<name>' command`, `name` as the user typed it,
     /// lower-cased like Redis does.
     pub fn wrong_arity(name: &str) -> Error {
@@ -255,6 +351,25 @@ impl Error {
     /// including its code (`ERR ...`).
     pub fn formatted(text: String) -> Error {
         Error::Formatted(text)
+    }
+
+    /// redis-cell's error for an argument that is not an integer.
+    pub fn cell_not_integer(arg: &[u8]) -> Error {
+        Error::Formatted(format!(
+            "Cell error: Store error: Couldn't parse as integer: {}",
+            sanitize(arg)
+        ))
+    }
+
+    /// redis-cell's error for a stored value it cannot read (`detail` is Rust's own text
+    /// for the parse or UTF-8 error, which redis-cell passes through).
+    pub fn cell_bad_value(detail: &str) -> Error {
+        Error::Formatted(format!("Cell error: {detail}"))
+    }
+
+    /// A rate limiter policy, cost or lease argument out of range (embedis text).
+    pub fn limiter_invalid(detail: &dyn fmt::Display) -> Error {
+        Error::Formatted(format!("ERR invalid rate limit: {detail}"))
     }
 
     /// `ERR Syntax error in HELLO option '<opt>'`

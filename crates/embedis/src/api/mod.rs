@@ -3,8 +3,14 @@
 //! API and `Db::call` cannot disagree.
 
 mod bitmap;
+mod compare;
 mod hash;
 mod keys;
+mod limiter;
+mod persist;
 mod server;
 mod set;
 mod string;
+mod zset;
+
+pub use zset::Scored;

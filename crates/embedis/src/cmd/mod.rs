@@ -16,9 +16,12 @@ pub mod connection;
 pub mod embedis;
 pub mod hash;
 pub mod keys;
+pub mod limiter;
+pub mod persist;
 pub mod server;
 pub mod set;
 pub mod string;
+pub mod zset;
 
 // foldhash: the lookup runs once per command; SipHash showed up at ~2-3% in profiles.
 use foldhash::HashMap;
@@ -176,11 +179,14 @@ const FAMILIES: &[&[CommandSpec]] = &[
     string::COMMANDS,
     bitmap::COMMANDS,
     keys::COMMANDS,
+    limiter::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
     hash::COMMANDS,
     set::COMMANDS,
     embedis::COMMANDS,
+    persist::COMMANDS,
+    zset::COMMANDS,
 ];
 
 /// A resolved command: its row, its full name (`client|list`) and its index for statistics.

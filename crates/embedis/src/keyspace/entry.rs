@@ -161,10 +161,12 @@ impl Entry {
         }
     }
 
+    /// Like Redis (`keyIsExpired`: `now > when`), a key lives through its expiry
+    /// millisecond, with PTTL 0, and is gone only once the time is past it.
     #[inline]
     pub(crate) fn is_expired(&self, now_ms: u64) -> bool {
         let at = self.slot.at();
-        at != 0 && at <= now_ms
+        at != 0 && at < now_ms
     }
 
     /// The LRU/LFU word (see `keyspace::evict`).
@@ -222,7 +224,10 @@ mod tests {
             );
             e.set_expire_raw(u64::MAX);
             assert_eq!(e.expire_at(), Some(u64::MAX));
-            assert!(e.is_expired(u64::MAX) && !e.is_expired(5));
+            assert!(!e.is_expired(u64::MAX) && !e.is_expired(5));
+            e.set_expire_raw(10);
+            assert!(e.is_expired(11) && !e.is_expired(10));
+            e.set_expire_raw(u64::MAX);
             e.set_meta(3);
             e.set_expire_raw(0);
             assert_eq!((e.key(), e.expire_at(), e.meta()), (&key[..], None, 3));

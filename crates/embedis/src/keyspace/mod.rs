@@ -18,6 +18,7 @@ mod memory_tests;
 pub mod table;
 pub mod value;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, MutexGuard};
@@ -41,12 +42,49 @@ const SHARD_SHIFT: u32 = 40;
 #[derive(Debug)]
 pub struct Shard {
     tables: Box<[Table]>,
+    /// A snapshot waiting for this shard's contents (see [`ShardCapture`]).
+    capture: Option<Arc<dyn ShardCapture>>,
+}
+
+/// A point-in-time snapshot in progress (BGSAVE, AOF rewrite): it is handed each shard's
+/// contents by whoever locks that shard first after the snapshot was requested, before any
+/// change, so the snapshot is the keyspace as it was at the request (see `persist`).
+pub trait ShardCapture: Send + Sync + std::fmt::Debug {
+    /// Records shard `idx` as it is now. Called with the shard locked.
+    fn capture(&self, idx: usize, shard: &Shard);
+}
+
+/// Hands a locked shard to its pending snapshot, if any: a single branch when none is.
+#[inline]
+fn settle(idx: usize, shard: &mut Shard) {
+    if shard.capture.is_some() {
+        if let Some(c) = shard.capture.take() {
+            c.capture(idx, shard);
+        }
+    }
 }
 
 impl Shard {
+    /// Every logical database's table, read-only (snapshots).
+    pub fn tables(&self) -> &[Table] {
+        &self.tables
+    }
+
+    /// Asks for this shard to be handed to `capture` before its next change (the caller
+    /// holds the lock; a capture still pending is settled first).
+    pub fn request_capture(&mut self, idx: usize, capture: Arc<dyn ShardCapture>) {
+        settle(idx, self);
+        self.capture = Some(capture);
+    }
+
     /// The table of logical database `db`.
     pub fn table(&mut self, db: usize) -> &mut Table {
         &mut self.tables[db]
+    }
+
+    /// The table of logical database `db`, for reading.
+    pub fn table_ref(&self, db: usize) -> &Table {
+        &self.tables[db]
     }
 
     /// Swaps two logical databases' tables.
@@ -117,6 +155,7 @@ impl Keyspace {
                     tables: (0..databases)
                         .map(|_| Table::with_hasher(hasher.clone()))
                         .collect(),
+                    capture: None,
                 })
             })
             .collect();
@@ -288,12 +327,18 @@ impl Keyspace {
         self.lock_shard(idx, stats, now_ms).with_db(db)
     }
 
+    fn lock_index(&self, idx: usize) -> MutexGuard<'_, Shard> {
+        let mut g = self.shards[idx].lock();
+        settle(idx, &mut g);
+        g
+    }
+
     /// Locks every shard, in ascending order.
     pub fn lock_all<'a>(&'a self, stats: &'a Stats, db: usize, now_ms: u64) -> Access<'a> {
         Access {
             ks: self,
             stats,
-            guards: Guards::All(self.shards.iter().map(|s| s.lock()).collect()),
+            guards: Guards::All((0..SHARDS).map(|i| self.lock_index(i)).collect()),
             db,
             now_ms,
             pending: None,
@@ -306,7 +351,7 @@ impl Keyspace {
         Access {
             ks: self,
             stats,
-            guards: Guards::One(idx, self.shards[idx].lock()),
+            guards: Guards::One(idx, self.lock_index(idx)),
             db: 0,
             now_ms,
             pending: None,
@@ -376,7 +421,7 @@ impl std::fmt::Debug for Access<'_> {
 
 impl Drop for Access<'_> {
     fn drop(&mut self) {
-        self.settle();
+        self.settle_accounts();
     }
 }
 
@@ -398,7 +443,7 @@ impl<'a> Access<'a> {
 
     /// Measures the entry handed out last and re-sums tables handed out directly, publishing
     /// the changes to the keyspace totals.
-    fn settle(&mut self) {
+    fn settle_accounts(&mut self) {
         if let Some(p) = self.pending.take() {
             shard_mut(&mut self.guards, p.idx)
                 .table(p.db)
@@ -505,7 +550,7 @@ impl<'a> Access<'a> {
     /// Looks a key up in `db` for reading without touching statistics (OBJECT, TYPE-like
     /// introspection and writes use this). Refreshes the key's LRU/LFU data.
     pub fn get_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
-        self.settle();
+        self.settle_accounts();
         if self.expire_if_due(db, key) {
             return None;
         }
@@ -525,6 +570,38 @@ impl<'a> Access<'a> {
         Some(e)
     }
 
+    /// Looks several keys up for reading at once, for commands that read all their inputs
+    /// together (ZUNION, SINTER...): each key is counted and expired like [`Access::get`],
+    /// then all are returned as shared references (a key named twice appears twice).
+    pub fn get_many<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Vec<Option<&Entry>> {
+        let mut hashes = Vec::with_capacity(keys.len());
+        for k in keys {
+            let found = self.get(k.as_ref()).is_some();
+            hashes.push(found.then(|| self.ks.hash(k.as_ref())));
+        }
+        let db = self.db;
+        let this: &Self = self;
+        keys.iter()
+            .zip(hashes)
+            .map(|(k, hash)| {
+                let hash = hash?;
+                this.shard_ref(hash).table_ref(db).get(hash, k.as_ref())
+            })
+            .collect()
+    }
+
+    /// The shard for `hash`, for reading (same rule as [`Access::shard`]).
+    fn shard_ref(&self, hash: u64) -> &Shard {
+        let idx = Keyspace::shard_of(hash);
+        match &self.guards {
+            Guards::One(held, g) => {
+                assert_eq!(*held, idx, "command touched a key outside its locked shard");
+                g
+            }
+            Guards::All(gs) => &gs[idx],
+        }
+    }
+
     /// Looks a key up for writing (no hit/miss statistics).
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.get_in(self.db, key)
@@ -537,7 +614,7 @@ impl<'a> Access<'a> {
 
     /// [`Access::peek`] in database `db`.
     pub fn peek_in(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
-        self.settle();
+        self.settle_accounts();
         self.expire_if_due(db, key);
         let (hash, idx) = self.locate(key);
         shard_mut(&mut self.guards, idx).table(db).get(hash, key)
@@ -574,7 +651,7 @@ impl<'a> Access<'a> {
         value: Value,
         expire_at: Option<u64>,
     ) -> Option<Value> {
-        self.settle();
+        self.settle_accounts();
         self.expire_if_due(db, key);
         let (hash, idx) = self.locate(key);
         let (ks, now) = (self.ks, self.now_ms);
@@ -605,7 +682,7 @@ impl<'a> Access<'a> {
 
     /// Removes a key from `db` (an already expired key counts as absent).
     pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
-        self.settle();
+        self.settle_accounts();
         if self.expire_if_due(db, key) {
             return None;
         }
@@ -622,7 +699,7 @@ impl<'a> Access<'a> {
 
     /// Sets or clears the expiry (absolute Unix ms) of a key; false if it does not exist.
     pub fn set_expire(&mut self, key: &[u8], at: Option<u64>) -> bool {
-        self.settle();
+        self.settle_accounts();
         let db = self.db;
         if self.expire_if_due(db, key) {
             return false;
@@ -642,7 +719,7 @@ impl<'a> Access<'a> {
     /// expiry cycle, one shard at a time (only on a view that holds that shard). Returns how
     /// many were removed and the earliest expiry left in the shard.
     pub fn expire_shard(&mut self, idx: usize, budget: usize) -> (usize, Option<u64>) {
-        self.settle();
+        self.settle_accounts();
         let (ks, now) = (self.ks, self.now_ms);
         let mut removed = 0;
         let mut next: Option<u64> = None;
@@ -673,7 +750,7 @@ impl<'a> Access<'a> {
     /// removes keys, counted in `evicted_keys` (keyspace notifications of `evicted` hook in
     /// here). False if the key is not there (anymore).
     pub fn evict(&mut self, db: usize, key: &[u8]) -> bool {
-        self.settle();
+        self.settle_accounts();
         let (hash, idx) = self.locate(key);
         let ks = self.ks;
         let table = shard_mut(&mut self.guards, idx).table(db);
@@ -690,7 +767,7 @@ impl<'a> Access<'a> {
     ///
     /// [`holds_all`]: Access::holds_all
     pub fn tables(&mut self, db: usize) -> impl Iterator<Item = &mut Table> {
-        self.settle();
+        self.settle_accounts();
         self.resync = true;
         let gs = match &mut self.guards {
             Guards::All(gs) => gs.as_mut_slice(),
@@ -701,7 +778,7 @@ impl<'a> Access<'a> {
 
     /// Every locked shard's table of `db`, read-only (no re-summing afterwards).
     pub fn tables_ref(&mut self, db: usize) -> impl Iterator<Item = &Table> {
-        self.settle();
+        self.settle_accounts();
         let gs = match &self.guards {
             Guards::All(gs) => gs.as_slice(),
             Guards::One(_, g) => std::slice::from_ref(g),
@@ -714,7 +791,7 @@ impl<'a> Access<'a> {
     ///
     /// [`holds_all`]: Access::holds_all
     pub fn shard_table(&mut self, idx: usize, db: usize) -> &mut Table {
-        self.settle();
+        self.settle_accounts();
         self.resync = true;
         match &mut self.guards {
             Guards::All(gs) => gs[idx].table(db),
@@ -727,7 +804,7 @@ impl<'a> Access<'a> {
 
     /// The table of `db` in shard `idx`, read-only.
     pub fn shard_table_ref(&mut self, idx: usize, db: usize) -> &Table {
-        self.settle();
+        self.settle_accounts();
         match &self.guards {
             Guards::All(gs) => &gs[idx].tables[db],
             Guards::One(held, g) => {
@@ -739,7 +816,7 @@ impl<'a> Access<'a> {
 
     /// Every locked shard (SWAPDB, FLUSHALL).
     pub fn shards(&mut self) -> impl Iterator<Item = &mut Shard> {
-        self.settle();
+        self.settle_accounts();
         self.resync = true;
         let gs = match &mut self.guards {
             Guards::All(gs) => gs.as_mut_slice(),
@@ -789,10 +866,12 @@ mod tests {
             assert!(a.set_expire(b"k", Some(1500)));
             assert!(a.get(b"k").is_some());
         }
-        let mut a = ks.lock_key(b"k", &stats, 0, 1500);
+        // Alive through its expiry millisecond, like Redis; gone after it.
+        assert!(ks.lock_key(b"k", &stats, 0, 1500).get(b"k").is_some());
+        let mut a = ks.lock_key(b"k", &stats, 0, 1501);
         assert!(a.get(b"k").is_none());
         assert_eq!(stats.expired_keys.get(), 1);
-        assert_eq!(stats.keyspace_hits.get(), 1);
+        assert_eq!(stats.keyspace_hits.get(), 2);
         assert_eq!(stats.keyspace_misses.get(), 1);
     }
 
@@ -846,7 +925,7 @@ mod tests {
         }
         let mut n = 0;
         for t in a.tables(0) {
-            n += t.expire_due(1049, usize::MAX, |_| {});
+            n += t.expire_due(1050, usize::MAX, |_| {});
         }
         assert_eq!(n, 50);
         assert_eq!(a.dbsize(0), 50);

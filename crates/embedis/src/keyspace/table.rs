@@ -277,8 +277,9 @@ impl Table {
         true
     }
 
-    /// Removes up to `limit` keys whose expiry is at or before `now_ms`, calling `on_expired`
-    /// with each; returns how many were removed.
+    /// Removes up to `limit` keys whose expiry is before `now_ms` (a key lives through its
+    /// expiry millisecond, as in Redis), calling `on_expired` with each; returns how many were
+    /// removed.
     pub fn expire_due(
         &mut self,
         now_ms: u64,
@@ -290,7 +291,7 @@ impl Table {
             let Some(&(at, hash)) = self.expires.first() else {
                 break;
             };
-            if at > now_ms {
+            if at >= now_ms {
                 break;
             }
             self.expires.pop_first();
@@ -460,7 +461,7 @@ mod tests {
         check(&t);
         t.insert(h(k), k, sv(&[b'a'; 100]), 0, 0, &h);
         check(&t);
-        assert_eq!(t.expire_due(1499, usize::MAX, |_| {}), 499);
+        assert_eq!(t.expire_due(1500, usize::MAX, |_| {}), 499);
         check(&t);
         for i in 0..1000u32 {
             let k = format!("key:{i:012}");

@@ -9,6 +9,7 @@ use crate::types::hash::Hash;
 use crate::types::heap::block;
 use crate::types::set::Set;
 use crate::types::string::Str;
+use crate::types::zset::ZSet;
 
 /// The value stored under a key.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +21,8 @@ pub enum Value {
     Hash(Box<Hash>),
     /// A set.
     Set(Box<Set>),
+    /// A sorted set.
+    ZSet(Box<ZSet>),
 }
 
 impl From<Hash> for Value {
@@ -31,6 +34,12 @@ impl From<Hash> for Value {
 impl From<Set> for Value {
     fn from(s: Set) -> Value {
         Value::Set(Box::new(s))
+    }
+}
+
+impl From<ZSet> for Value {
+    fn from(z: ZSet) -> Value {
+        Value::ZSet(Box::new(z))
     }
 }
 
@@ -47,6 +56,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -56,6 +66,7 @@ impl Value {
             Value::Str(s) => s.encoding(),
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -67,6 +78,7 @@ impl Value {
             Value::Str(s) => s.heap_size(),
             Value::Hash(h) => block(std::mem::size_of::<Hash>()) + h.heap_size(),
             Value::Set(s) => block(std::mem::size_of::<Set>()) + s.heap_size(),
+            Value::ZSet(z) => block(std::mem::size_of::<ZSet>()) + z.heap_size(),
         }
     }
 }

@@ -5,6 +5,8 @@ pub mod bitmap;
 pub mod bytetable;
 pub mod hash;
 pub mod heap;
+pub mod limiter;
 pub mod packed;
 pub mod set;
 pub mod string;
+pub mod zset;
