@@ -142,7 +142,8 @@ pub fn lfu_with_freq(now_ms: u64, freq: u8) -> u32 {
 
 /// The counter of LFU word `meta` after decay (Redis's `LFUDecrAndReturn`): OBJECT FREQ.
 pub fn lfu_counter(meta: u32, now_ms: u64, decay_time: u32) -> u32 {
-    let ldt = meta >> 8;
+    // 16 bits of minutes, as in Redis; after a switch from LRU the word holds anything.
+    let ldt = (meta >> 8) & 0xFFFF;
     let counter = meta & 0xFF;
     let now = lfu_minutes(now_ms);
     let elapsed = if now >= ldt {
@@ -490,6 +491,11 @@ mod tests {
         assert_eq!(lfu_counter(m, t0 + 3 * 60_000, 1), 2);
         assert_eq!(lfu_counter(m, t0 + 3 * 60_000, 0), 5);
         assert_eq!(lfu_counter(m, t0 + 30 * 60_000, 1), 0);
+        // Any word (an LRU clock left by a policy switch) reads without overflow.
+        for w in [0, u32::MAX, lru_clock(t0), 0x00FF_FFFF] {
+            assert!(lfu_counter(w, t0, 1) <= 255);
+            assert!(lfu_counter(lfu_touch(w, t0, 10, 1), t0, 1) <= 255);
+        }
         // Logarithmic: a million hits with factor 10 land near Redis's table (255 is 1M+).
         let mut m = m;
         for _ in 0..100_000 {
