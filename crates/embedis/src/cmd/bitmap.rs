@@ -128,7 +128,7 @@ fn edit_str<R>(
     }
     let mut data = vec![0; len];
     let r = f(&mut data, true);
-    a.set(key, Value::Str(Str::Bytes { data, raw: true }));
+    a.set(key, Value::Str(Str::raw(data)));
     Ok(r)
 }
 
@@ -292,13 +292,7 @@ pub fn bitop_exec(
             a.touched(dest);
         }
     } else {
-        a.set(
-            dest,
-            Value::Str(Str::Bytes {
-                data: acc,
-                raw: true,
-            }),
-        );
+        a.set(dest, Value::Str(Str::raw(acc)));
         a.touched(dest);
     }
     Ok(len)

@@ -80,6 +80,7 @@ pub fn apply(engine: &Engine) {
         );
         engine.slowlog.configure(c);
     });
+    engine.apply_memory_config();
 }
 
 /// CONFIG RESETSTAT: INFO's counters, per-command and per-error statistics.

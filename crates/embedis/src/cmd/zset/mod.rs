@@ -139,7 +139,7 @@ fn store(a: &mut Access<'_>, limits: &Limits, dst: &[u8], entries: &[(Vec<u8>, f
         }
         return 0;
     }
-    a.set(dst, Value::ZSet(ZSet::from_sorted(entries, limits)));
+    a.set(dst, Value::from(ZSet::from_sorted(entries, limits)));
     a.touched(dst);
     entries.len() as i64
 }
@@ -273,7 +273,7 @@ pub fn zadd_exec<M: AsRef<[u8]>>(
             return Ok(nothing);
         }
         let first = pairs[0].1.as_ref().len();
-        a.set(key, Value::ZSet(ZSet::for_first_member(first, limits)));
+        a.set(key, Value::from(ZSet::for_first_member(first, limits)));
     }
     let Some(z) = write(a, key)? else {
         return Ok(nothing);
@@ -658,7 +658,7 @@ pub fn zrangestore_exec(
         return Ok(store(a, limits, dst, &[]));
     };
     let n = out.len() as i64;
-    a.set(dst, Value::ZSet(out));
+    a.set(dst, Value::from(out));
     a.touched(dst);
     Ok(n)
 }
