@@ -44,6 +44,8 @@ pub struct Engine {
     pub shutdown_requested: AtomicBool,
     /// Connected clients (server connections register here).
     pub clients: crate::clients::Clients,
+    /// Lua scripts and functions, and the script running now.
+    pub scripting: crate::script::Scripting,
 }
 
 /// Calls, time and errors of one command (INFO commandstats).
@@ -74,6 +76,7 @@ impl Engine {
     pub fn active_expire(&self, budget: usize) -> usize {
         let now = self.clock.now_millis();
         let dbs = self.keyspace.databases();
+        let watches = &self.keyspace.watches;
         let mut removed = 0;
         for idx in 0..SHARDS {
             let mut a = self.keyspace.lock_shard(idx, &self.stats, now);
@@ -82,7 +85,9 @@ impl Engine {
                 if left == 0 {
                     return removed;
                 }
-                removed += a.shard_table(idx, db).expire_due(now, left, |_| {});
+                removed += a
+                    .shard_table(idx, db)
+                    .expire_due(now, left, |e| watches.key_expired(db, e.key()));
             }
         }
         self.stats.expired_keys.add(removed as u64);
@@ -129,6 +134,8 @@ pub struct ClientState {
     pub close_after_reply: bool,
     /// Connection details, for clients of the server (CLIENT LIST/INFO/KILL).
     pub conn: Option<Arc<crate::clients::ClientConn>>,
+    /// MULTI queue and WATCHed keys.
+    pub tx: crate::cmd::transactions::TxState,
 }
 
 impl ClientState {
@@ -145,6 +152,7 @@ impl ClientState {
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             conn: None,
+            tx: Default::default(),
         }
     }
 }
@@ -240,6 +248,7 @@ impl DbBuilder {
             next_client_id: AtomicU64::new(1),
             shutdown_requested: AtomicBool::new(false),
             clients: crate::clients::Clients::default(),
+            scripting: crate::script::Scripting::default(),
         });
         if self.active_expiry.unwrap_or(true) {
             spawn_active_expiry(Arc::downgrade(&engine));
@@ -414,13 +423,19 @@ pub(crate) fn execute(engine: &Engine, client: &mut ClientState, args: &[Bytes])
                 engine.command_stats[c.id].rejected_calls.inc();
             }
             engine.stats.error_replies.inc();
+            client.tx.flag_error();
             return Reply::Error(e);
         }
     };
     if !client.authenticated && !cmd.spec.has(cmd::flags::NO_AUTH) {
         engine.command_stats[cmd.id].rejected_calls.inc();
         engine.stats.error_replies.inc();
+        client.tx.flag_error();
         return Reply::Error(Error::NoAuth);
+    }
+    // MULTI queueing, no_multi refusal and BUSY while a script runs (cmd/transactions.rs).
+    if let Some(r) = cmd::transactions::before_run(engine, client, cmd, args) {
+        return r;
     }
     run(engine, client, cmd, args, None)
 }

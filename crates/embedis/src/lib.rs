@@ -28,6 +28,7 @@
 //! - [`num`]: integers and doubles parsed and formatted exactly like Redis.
 //! - [`clients`]: the registry of connected clients (CLIENT LIST/KILL, INFO clients).
 //! - [`config`], [`stats`]: CONFIG values and INFO counters.
+//! - [`script`]: Lua scripting (EVAL, FUNCTION/FCALL) with Redis 7.0's environment.
 
 pub mod api;
 pub mod clients;
@@ -40,6 +41,7 @@ pub mod glob;
 pub mod keyspace;
 pub mod num;
 pub mod reply;
+pub mod script;
 pub mod stats;
 pub mod types;
 

@@ -13,8 +13,10 @@ pub mod args;
 pub mod bitmap;
 pub mod connection;
 pub mod keys;
+pub mod scripting;
 pub mod server;
 pub mod string;
+pub mod transactions;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -172,6 +174,8 @@ const FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
+    transactions::COMMANDS,
+    scripting::COMMANDS,
 ];
 
 /// A resolved command: its row, its full name (`client|list`) and its index for statistics.

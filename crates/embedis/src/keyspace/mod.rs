@@ -13,6 +13,7 @@
 
 pub mod table;
 pub mod value;
+pub mod watch;
 
 use parking_lot::{Mutex, MutexGuard};
 
@@ -53,6 +54,8 @@ pub struct Keyspace {
     shards: Box<[Mutex<Shard>]>,
     hasher: foldhash::fast::FixedState,
     databases: usize,
+    /// WATCHed keys and their watchers (MULTI/EXEC).
+    pub watches: std::sync::Arc<watch::Watches>,
 }
 
 impl Keyspace {
@@ -69,6 +72,7 @@ impl Keyspace {
             shards,
             hasher: foldhash::fast::FixedState::with_seed(seed),
             databases,
+            watches: std::sync::Arc::new(watch::Watches::new(databases)),
         }
     }
 
@@ -204,6 +208,9 @@ impl<'a> Access<'a> {
         if due {
             table.remove(hash, key);
             self.stats.expired_keys.inc();
+            if self.ks.watches.is_active() {
+                self.touch_watchers(db, key);
+            }
         }
         due
     }
@@ -365,8 +372,11 @@ impl<'a> Access<'a> {
 
     /// Records that a write changed `key` (dirty counter; WATCH and keyspace notifications
     /// hook in here).
-    pub fn touched(&mut self, _key: &[u8]) {
+    pub fn touched(&mut self, key: &[u8]) {
         self.stats.dirty.inc();
+        if self.ks.watches.is_active() {
+            self.touch_watchers(self.db, key);
+        }
     }
 }
 
