@@ -423,15 +423,13 @@ pub(crate) fn execute(engine: &Engine, client: &mut ClientState, args: &[Bytes])
                 engine.command_stats[c.id].rejected_calls.inc();
             }
             engine.stats.error_replies.inc();
-            client.tx.flag_error();
-            return Reply::Error(e);
+            return cmd::transactions::rejected(client, &args[0], e);
         }
     };
     if !client.authenticated && !cmd.spec.has(cmd::flags::NO_AUTH) {
         engine.command_stats[cmd.id].rejected_calls.inc();
         engine.stats.error_replies.inc();
-        client.tx.flag_error();
-        return Reply::Error(Error::NoAuth);
+        return cmd::transactions::rejected(client, &args[0], Error::NoAuth);
     }
     // MULTI queueing, no_multi refusal and BUSY while a script runs (cmd/transactions.rs).
     if let Some(r) = cmd::transactions::before_run(engine, client, cmd, args) {

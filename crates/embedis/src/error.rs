@@ -193,8 +193,7 @@ pub const LIBRARY_NOT_FOUND: Error = Error::Static("ERR Library not found");
 /// `ERR Function code is missing`
 pub const FUNCTION_CODE_MISSING: Error = Error::Static("ERR Function code is missing");
 /// `ERR library name argument was not given` (FUNCTION LIST LIBRARYNAME)
-pub const LIBRARYNAME_ARG_MISSING: Error =
-    Error::Static("ERR library name argument was not given");
+pub const LIBRARYNAME_ARG_MISSING: Error = Error::Static("ERR library name argument was not given");
 /// FUNCTION DUMP / RESTORE come with persistence (not a Redis text).
 pub const FUNCTION_DUMP_UNSUPPORTED: Error = Error::Static(
     "ERR FUNCTION DUMP and FUNCTION RESTORE are not supported yet (they come with persistence)",
@@ -260,6 +259,22 @@ impl Error {
                 .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
                 .collect(),
         )
+    }
+
+    /// EXEC refused before running (arity, NOAUTH, BUSY): Redis aborts the transaction with
+    /// `EXECABORT Transaction discarded because of: <reason>`, the reason without the `ERR`
+    /// code for the errors Redis formats itself (arity).
+    pub fn exec_abort(reason: &Error) -> Error {
+        let text = reason.to_string();
+        let reason = match reason {
+            Error::WrongArity(_)
+            | Error::UnknownCommand { .. }
+            | Error::UnknownSubcommand { .. } => text.strip_prefix("ERR ").unwrap_or(&text),
+            _ => &text,
+        };
+        Error::Formatted(format!(
+            "EXECABORT Transaction discarded because of: {reason}"
+        ))
     }
 
     /// `ERR <msg>` for a message that carries values (shebangs, library metadata, FUNCTION

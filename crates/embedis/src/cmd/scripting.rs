@@ -49,7 +49,12 @@ const FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
 // ---------------------------------------------------------------------------------------
 // EVAL family
 
-fn eval_generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], by_sha: bool, read_only: bool) -> Result<Reply> {
+fn eval_generic(
+    ctx: &mut Ctx<'_, '_>,
+    args: &[Bytes],
+    by_sha: bool,
+    read_only: bool,
+) -> Result<Reply> {
     if by_sha && args[1].len() != 40 {
         return Err(error::NOSCRIPT);
     }
@@ -145,7 +150,8 @@ fn script_exists(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 
 fn script_flush(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     // SYNC and ASYNC both free everything at once (there is no lazy-free thread for scripts).
-    let ok = args.len() == 2 || (args.len() == 3 && (is(&args[2], "sync") || is(&args[2], "async")));
+    let ok =
+        args.len() == 2 || (args.len() == 3 && (is(&args[2], "sync") || is(&args[2], "async")));
     if !ok {
         return Err(error::SCRIPT_FLUSH_OPTION);
     }
@@ -236,9 +242,10 @@ fn function_delete(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 
 fn function_flush(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     if args.len() > 3 {
-        return Err(Error::err_msg(
-            "unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.",
-        ));
+        return Err(Error::err_msg(format_args!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+            String::from_utf8_lossy(&args[1])
+        )));
     }
     if args.len() == 3 && !is(&args[2], "sync") && !is(&args[2], "async") {
         return Err(error::FUNCTION_FLUSH_OPTION);
@@ -291,7 +298,10 @@ fn function_list(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
                     })
                     .collect();
                 let mut fields = vec![
-                    (Reply::bulk("library_name"), Reply::Bulk(Bytes::from(l.name))),
+                    (
+                        Reply::bulk("library_name"),
+                        Reply::Bulk(Bytes::from(l.name)),
+                    ),
                     (Reply::bulk("engine"), Reply::bulk("LUA")),
                     (Reply::bulk("functions"), Reply::Array(functions)),
                 ];

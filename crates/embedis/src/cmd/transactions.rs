@@ -17,19 +17,39 @@ use bytes::Bytes;
 use super::flags::*;
 use super::{CommandRef, CommandSpec, Ctx};
 use crate::db::{ClientState, Engine};
-use crate::error::{self, Result};
+use crate::error::{self, Error, Result};
 use crate::keyspace::Access;
 use crate::keyspace::watch::{WatchFlag, Watches};
 use crate::reply::Reply;
 
 /// The transaction family's rows.
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, discard),
+    CommandSpec::new(
+        "discard",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        discard,
+    ),
     CommandSpec::new("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG, exec),
-    CommandSpec::new("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, multi),
-    CommandSpec::new("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, unwatch),
-    CommandSpec::new("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, watch)
-        .keys(1, -1, 1),
+    CommandSpec::new(
+        "multi",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        multi,
+    ),
+    CommandSpec::new(
+        "unwatch",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        unwatch,
+    ),
+    CommandSpec::new(
+        "watch",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        watch,
+    )
+    .keys(1, -1, 1),
 ];
 
 /// One queued command.
@@ -124,12 +144,10 @@ pub(crate) fn before_run(
 ) -> Option<Reply> {
     let in_multi = client.tx.in_multi();
     if in_multi && cmd.spec.has(NO_MULTI) {
-        client.tx.flag_error();
-        return Some(reject(engine, cmd, error::NOT_ALLOWED_IN_MULTI));
+        return Some(reject(engine, client, cmd, error::NOT_ALLOWED_IN_MULTI));
     }
     if let Err(e) = crate::script::wait_if_busy(engine, cmd) {
-        client.tx.flag_error();
-        return Some(reject(engine, cmd, e));
+        return Some(reject(engine, client, cmd, e));
     }
     if in_multi && !runs_inside_multi(cmd) {
         if !client.tx.aborted
@@ -146,9 +164,21 @@ pub(crate) fn before_run(
 }
 
 /// A command refused before running: counted like Redis's `rejectCommand`.
-fn reject(engine: &Engine, cmd: CommandRef, e: crate::error::Error) -> Reply {
+fn reject(engine: &Engine, client: &mut ClientState, cmd: CommandRef, e: Error) -> Reply {
     engine.command_stats[cmd.id].rejected_calls.inc();
     engine.stats.error_replies.inc();
+    rejected(client, cmd.full_name.as_bytes(), e)
+}
+
+/// A command refused before running (unknown, arity, NOAUTH, BUSY, `no_multi`): the
+/// transaction in progress will fail, and a refused EXEC aborts it at once, as Redis's
+/// `rejectCommand` does.
+pub(crate) fn rejected(client: &mut ClientState, name: &[u8], e: Error) -> Reply {
+    client.tx.flag_error();
+    if name.eq_ignore_ascii_case(b"exec") {
+        client.tx.discard();
+        return Reply::Error(Error::exec_abort(&e));
+    }
     Reply::Error(e)
 }
 
@@ -212,7 +242,13 @@ fn watch(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     }
     let db = ctx.db();
     for key in &args[1..] {
-        if ctx.client.tx.watched.iter().any(|(d, k)| *d == db && k == key) {
+        if ctx
+            .client
+            .tx
+            .watched
+            .iter()
+            .any(|(d, k)| *d == db && k == key)
+        {
             continue;
         }
         ctx.key(key, |a| a.watch(key, &flag));
@@ -263,7 +299,13 @@ fn exec_exec(
     }
     let mut replies = Vec::with_capacity(queued.len());
     for q in queued {
-        replies.push(crate::db::run(engine, client, q.cmd, &q.args, Some(&mut *a)));
+        replies.push(crate::db::run(
+            engine,
+            client,
+            q.cmd,
+            &q.args,
+            Some(&mut *a),
+        ));
     }
     Reply::Array(replies)
 }
@@ -360,10 +402,7 @@ mod tests {
         cmd(&mut a, &["UNWATCH"]);
         cmd(&mut a, &["MULTI"]);
         cmd(&mut a, &["GET", "k"]);
-        assert_eq!(
-            cmd(&mut a, &["EXEC"]),
-            Reply::Array(vec![Reply::bulk("1")])
-        );
+        assert_eq!(cmd(&mut a, &["EXEC"]), Reply::Array(vec![Reply::bulk("1")]));
     }
 
     #[test]
@@ -374,7 +413,8 @@ mod tests {
             .active_expiry(false)
             .build();
         let mut a = db.session();
-        db.call(["SET", "k", "v", "PX", "100"]);
+        db.call(["SET", "k", "v"]);
+        db.call(["PEXPIRE", "k", "100"]);
         cmd(&mut a, &["WATCH", "k"]);
         clock.advance(std::time::Duration::from_millis(200));
         cmd(&mut a, &["MULTI"]);
@@ -382,7 +422,8 @@ mod tests {
         assert_eq!(cmd(&mut a, &["EXEC"]), Reply::NilArray);
 
         // Deleted by active expiry (no longer stored) before EXEC: still a change.
-        db.call(["SET", "k", "v", "PX", "100"]);
+        db.call(["SET", "k", "v"]);
+        db.call(["PEXPIRE", "k", "100"]);
         cmd(&mut a, &["WATCH", "k"]);
         clock.advance(std::time::Duration::from_millis(200));
         assert_eq!(db.run_active_expiry(), 1);
@@ -391,7 +432,8 @@ mod tests {
         assert_eq!(cmd(&mut a, &["EXEC"]), Reply::NilArray);
 
         // Watching a key that already expired, then its deletion: no change.
-        db.call(["SET", "k", "v", "PX", "100"]);
+        db.call(["SET", "k", "v"]);
+        db.call(["PEXPIRE", "k", "100"]);
         clock.advance(std::time::Duration::from_millis(200));
         cmd(&mut a, &["WATCH", "k"]);
         assert_eq!(db.run_active_expiry(), 1);

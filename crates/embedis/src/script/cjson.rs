@@ -462,7 +462,9 @@ impl Parser<'_> {
         } else if c <= b'9' {
             return false;
         }
-        let word: Vec<u8> = (0..3).map(|k| self.at(p + k).to_ascii_lowercase()).collect();
+        let word: Vec<u8> = (0..3)
+            .map(|k| self.at(p + k).to_ascii_lowercase())
+            .collect();
         word == b"inf" || word == b"nan"
     }
 
@@ -774,9 +776,9 @@ fn enum_option(
         Some(v) => {
             let s = match v {
                 Value::String(s) => Some(s.as_bytes().to_vec()),
-                Value::Integer(_) | Value::Number(_) => lua
-                    .coerce_string(v.clone())?
-                    .map(|s| s.as_bytes().to_vec()),
+                Value::Integer(_) | Value::Number(_) => {
+                    lua.coerce_string(v.clone())?.map(|s| s.as_bytes().to_vec())
+                }
                 _ => None,
             };
             let Some(s) = s else {
@@ -801,7 +803,9 @@ fn enum_option(
     if *setting == 0 || *setting == 1 {
         Ok(Value::Boolean(*setting == 1))
     } else {
-        Ok(Value::String(lua.create_string(options[*setting as usize])?))
+        Ok(Value::String(
+            lua.create_string(options[*setting as usize])?,
+        ))
     }
 }
 
@@ -889,8 +893,18 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
     )?;
     type IntField = fn(&mut Config) -> &mut i64;
     let ints: [(&str, IntField, i64, i64); 3] = [
-        ("encode_max_depth", |c| &mut c.encode_max_depth, 1, i32::MAX as i64),
-        ("decode_max_depth", |c| &mut c.decode_max_depth, 1, i32::MAX as i64),
+        (
+            "encode_max_depth",
+            |c| &mut c.encode_max_depth,
+            1,
+            i32::MAX as i64,
+        ),
+        (
+            "decode_max_depth",
+            |c| &mut c.decode_max_depth,
+            1,
+            i32::MAX as i64,
+        ),
         ("encode_number_precision", |c| &mut c.precision, 1, 14),
     ];
     for (name, field, min, max) in ints {
@@ -922,7 +936,13 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(move |lua, args: MultiValue| {
             config_args(lua, &args, 1)?;
             let mut cfg = c.lock();
-            enum_option(lua, &args, 1, &mut cfg.encode_invalid, &["off", "on", "null"])
+            enum_option(
+                lua,
+                &args,
+                1,
+                &mut cfg.encode_invalid,
+                &["off", "on", "null"],
+            )
         })?,
     )?;
     let c = cfg.clone();

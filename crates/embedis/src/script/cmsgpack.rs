@@ -205,7 +205,7 @@ fn decode(lua: &Lua, c: &mut Cursor<'_>, depth: usize) -> Result<Value, DecodeEr
         }
         0xca => Value::Number(f32::from_bits(fixed(c, 4)? as u32) as f64),
         0xcb => Value::Number(f64::from_bits(fixed(c, 8)?)),
-        0xd9 | 0xda | 0xdb => {
+        0xd9..=0xdb => {
             let n = match b {
                 0xd9 => 1,
                 0xda => 2,
@@ -305,9 +305,7 @@ fn unpack_full(lua: &Lua, data: &[u8], limit: i64, offset: i64) -> mlua::Result<
     if offset < 0 || limit < 0 {
         return Err(raise_str(
             lua,
-            format_args!(
-                "Invalid request to unpack with offset of {offset} and limit of {len}."
-            ),
+            format_args!("Invalid request to unpack with offset of {offset} and limit of {len}."),
         ));
     } else if offset as u64 > len as u64 {
         return Err(raise_str(

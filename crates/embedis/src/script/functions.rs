@@ -248,7 +248,8 @@ pub(crate) fn run_library(vm: &Vm, code: &[u8]) -> Result<Vec<FunctionEntry>> {
         vm.set_register(None)?;
         Ok(r)
     });
-    let outcome = outcome.map_err(|e| Error::err_msg(format_args!("Error registering functions: {e}")))?;
+    let outcome =
+        outcome.map_err(|e| Error::err_msg(format_args!("Error registering functions: {e}")))?;
     if let Err(e) = outcome {
         let msg = load_error_text(&vm.lua, &e);
         return Err(Error::script(

@@ -300,7 +300,12 @@ fn error_text_of(e: &Error) -> String {
 }
 
 /// `redis.call` (`raise`) and `redis.pcall`: run one command as the script's client.
-fn dispatch(lua: &Lua, rc: &mut RunCtx<'_, '_>, args: MultiValue, raise: bool) -> mlua::Result<Value> {
+fn dispatch(
+    lua: &Lua,
+    rc: &mut RunCtx<'_, '_>,
+    args: MultiValue,
+    raise: bool,
+) -> mlua::Result<Value> {
     let fail = |lua: &Lua, text: &str| -> mlua::Result<Value> {
         if raise {
             Err(vm::raise_table(text))
@@ -322,9 +327,10 @@ fn dispatch(lua: &Lua, rc: &mut RunCtx<'_, '_>, args: MultiValue, raise: bool) -
                 rc.engine.command_stats[c.id].rejected_calls.inc();
             }
             return match e {
-                Error::WrongArity(_) => {
-                    fail(lua, "ERR Wrong number of args calling Redis command from script")
-                }
+                Error::WrongArity(_) => fail(
+                    lua,
+                    "ERR Wrong number of args calling Redis command from script",
+                ),
                 _ => fail(lua, "ERR Unknown Redis command called from script"),
             };
         }
@@ -337,7 +343,10 @@ fn dispatch(lua: &Lua, rc: &mut RunCtx<'_, '_>, args: MultiValue, raise: bool) -
         return refuse(lua, "ERR This Redis command is not allowed from script");
     }
     if rc.read_only && cmd.spec.has(WRITE | MAY_REPLICATE) {
-        return refuse(lua, "ERR Write commands are not allowed from read-only scripts.");
+        return refuse(
+            lua,
+            "ERR Write commands are not allowed from read-only scripts.",
+        );
     }
     if cmd.spec.has(WRITE) {
         rc.engine.scripting.wrote.store(true, Ordering::Relaxed);
@@ -462,9 +471,7 @@ fn run_script(
                 vm.globals.raw_set("ARGV", argv)?;
                 MultiValue::new()
             }
-            Kind::Function => {
-                MultiValue::from_vec(vec![Value::Table(keys), Value::Table(argv)])
-            }
+            Kind::Function => MultiValue::from_vec(vec![Value::Table(keys), Value::Table(argv)]),
         })
     })();
     let args = match args {
@@ -529,11 +536,7 @@ fn error_value(lua: &Lua, e: &mlua::Error) -> Value {
 // EVAL
 
 /// The Lua state for `kind`, created on first use.
-fn state<'s>(
-    engine: &Engine,
-    slot: &'s mut Option<Vm>,
-    kind: Kind,
-) -> Result<&'s Vm> {
+fn state<'s>(engine: &Engine, slot: &'s mut Option<Vm>, kind: Kind) -> Result<&'s Vm> {
     if slot.is_none() {
         let vm = Vm::new(kind, engine.scripting.shared.clone())
             .map_err(|e| Error::err_msg(format_args!("could not create the Lua state: {e}")))?;
@@ -554,7 +557,8 @@ fn compile_script(engine: &Engine, st: &mut States, sha: &str, body: &[u8]) -> R
         .map_err(|m| {
             Error::script(format!("ERR Error compiling script (new function): {m}").as_bytes())
         })?;
-    st.scripts.insert(sha.to_string(), EvalScript { func, flags });
+    st.scripts
+        .insert(sha.to_string(), EvalScript { func, flags });
     Ok(())
 }
 
@@ -568,7 +572,12 @@ pub enum Source<'a> {
 }
 
 /// EVAL/EVALSHA/EVAL_RO/EVALSHA_RO under the all-shards lock `a`.
-pub fn eval_exec(engine: &Engine, a: &mut Access<'_>, source: Source<'_>, call: &Call<'_>) -> Reply {
+pub fn eval_exec(
+    engine: &Engine,
+    a: &mut Access<'_>,
+    source: Source<'_>,
+    call: &Call<'_>,
+) -> Reply {
     let mut guard = engine.scripting.states.lock();
     let st = &mut *guard;
     let sha = match source {
@@ -706,7 +715,13 @@ pub fn function_list_exec(engine: &Engine, pattern: Option<&[u8]>) -> Vec<Librar
             functions: l
                 .functions
                 .iter()
-                .map(|f| (f.name.clone(), f.description.clone(), f.flags.names().collect()))
+                .map(|f| {
+                    (
+                        f.name.clone(),
+                        f.description.clone(),
+                        f.flags.names().collect(),
+                    )
+                })
                 .collect(),
             code: l.code.clone(),
         })
@@ -743,7 +758,13 @@ pub fn function_stats_exec(engine: &Engine) -> Result<FunctionStats> {
 
 /// Whether a function called `name` (any case) is loaded.
 pub fn function_exists_exec(engine: &Engine, name: &[u8]) -> bool {
-    engine.scripting.states.lock().libraries.function(name).is_some()
+    engine
+        .scripting
+        .states
+        .lock()
+        .libraries
+        .function(name)
+        .is_some()
 }
 
 /// FCALL/FCALL_RO of function `name` under the all-shards lock `a`.
@@ -758,7 +779,16 @@ pub fn fcall_exec(engine: &Engine, a: &mut Access<'_>, name: &[u8], call: &Call<
         return Reply::Error(error::WRITE_SCRIPT_RO);
     }
     let read_only = call.read_only || flags.has(ScriptFlags::NO_WRITES);
-    run_script(engine, st, Kind::Function, &callback, a, call, read_only, &fname)
+    run_script(
+        engine,
+        st,
+        Kind::Function,
+        &callback,
+        a,
+        call,
+        read_only,
+        &fname,
+    )
 }
 
 /// Splits `numkeys keys... args...` (EVAL, FCALL) with Redis's checks.

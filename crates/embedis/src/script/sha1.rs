@@ -5,7 +5,13 @@
 
 /// The SHA-1 digest of `data`.
 pub fn sha1(data: &[u8]) -> [u8; 20] {
-    let mut h: [u32; 5] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0];
+    let mut h: [u32; 5] = [
+        0x6745_2301,
+        0xEFCD_AB89,
+        0x98BA_DCFE,
+        0x1032_5476,
+        0xC3D2_E1F0,
+    ];
     let bit_len = (data.len() as u64).wrapping_mul(8);
     let mut tail = Vec::with_capacity(128);
     let full = data.len() - data.len() % 64;
@@ -83,10 +89,7 @@ mod tests {
             "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
         );
         let long = vec![b'a'; 1_000];
-        assert_eq!(
-            sha1_hex(&long),
-            "291e9a6c66994949b57ba5e650361e98fc36b1ba"
-        );
+        assert_eq!(sha1_hex(&long), "291e9a6c66994949b57ba5e650361e98fc36b1ba");
         // Lengths around the padding boundaries (checked with Python's hashlib).
         for (n, want) in [
             (55, "cef734ba81a024479e09eb5a75b6ddae62e6abf1"),

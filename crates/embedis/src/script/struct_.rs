@@ -97,7 +97,10 @@ fn control(lua: &Lua, opt: u8, fmt: &mut Fmt<'_>, h: &mut Header) -> mlua::Resul
         b'!' => {
             let a = fmt.num(lua, MAXALIGN)?;
             if a == 0 || !a.is_power_of_two() {
-                return Err(raise_str(lua, format_args!("alignment {a} is not a power of 2")));
+                return Err(raise_str(
+                    lua,
+                    format_args!("alignment {a} is not a power of 2"),
+                ));
             }
             h.align = a;
         }
@@ -259,9 +262,9 @@ fn pack(lua: &Lua, args: MultiValue) -> mlua::Result<mlua::LuaString> {
 fn unpack(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     let fmt_bytes = format_arg(lua, &args)?;
     let data = match args.get(1) {
-        Some(v @ (Value::String(_) | Value::Integer(_) | Value::Number(_))) => lua
-            .coerce_string(v.clone())?
-            .map(|s| s.as_bytes().to_vec()),
+        Some(v @ (Value::String(_) | Value::Integer(_) | Value::Number(_))) => {
+            lua.coerce_string(v.clone())?.map(|s| s.as_bytes().to_vec())
+        }
         _ => None,
     };
     let Some(data) = data else {
@@ -409,7 +412,10 @@ mod tests {
         // Wider than 8 bytes: the value's bytes, then zeros (a C unsigned long shifted out).
         let mut out = Vec::new();
         put_integer(&mut out, -1.0, false, 12);
-        assert_eq!(out, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+        assert_eq!(
+            out,
+            [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]
+        );
     }
 
     #[test]

@@ -108,7 +108,11 @@ fn where_prefix(lua: &Lua) -> String {
         if line == 0 {
             return String::new();
         }
-        let src = d.source().short_src.map(|s| s.into_owned()).unwrap_or_default();
+        let src = d
+            .source()
+            .short_src
+            .map(|s| s.into_owned())
+            .unwrap_or_default();
         format!("{src}:{line}: ")
     })
     .unwrap_or_default()
@@ -130,7 +134,10 @@ pub(crate) fn arg_error(lua: &Lua, n: usize, msg: impl std::fmt::Display) -> mlu
         if n == 1 {
             return raise_str(lua, format_args!("calling '{name}' on bad self ({msg})"));
         }
-        return raise_str(lua, format_args!("bad argument #{} to '{name}' ({msg})", n - 1));
+        return raise_str(
+            lua,
+            format_args!("bad argument #{} to '{name}' ({msg})", n - 1),
+        );
     }
     raise_str(lua, format_args!("bad argument #{n} to '{name}' ({msg})"))
 }
@@ -192,7 +199,9 @@ pub(crate) fn check_int(lua: &Lua, args: &MultiValue, n: usize) -> mlua::Result<
 
 /// A C `(long long)` cast of a double on x86-64: out of range or NaN gives `i64::MIN`.
 pub(crate) fn c_i64(n: f64) -> i64 {
-    if n.is_nan() || !(-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&n) {
+    // 2^63 is exactly representable: the valid range is [-2^63, 2^63).
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if n.is_nan() || !(-TWO_63..TWO_63).contains(&n) {
         i64::MIN
     } else {
         n as i64
@@ -238,7 +247,10 @@ pub(crate) fn error_text(e: &[u8]) -> Vec<u8> {
     };
     let is_crlf = |c: &u8| *c == b'\r' || *c == b'\n';
     let start = msg.iter().position(|c| !is_crlf(c)).unwrap_or(msg.len());
-    let end = msg.iter().rposition(|c| !is_crlf(c)).map_or(start, |i| i + 1);
+    let end = msg
+        .iter()
+        .rposition(|c| !is_crlf(c))
+        .map_or(start, |i| i + 1);
     let mut out = Vec::with_capacity(code.len() + 1 + end - start);
     out.extend_from_slice(code);
     out.push(b' ');
@@ -299,7 +311,7 @@ impl Vm {
             .load(PRELUDE)
             .set_name(PRELUDE_NAME)
             .call((prim.clone(), kind_name))?;
-        for name in ["real_of", "view_of", "string_meta_view"] {
+        for name in ["real_of", "view_of", "string_meta_view", "env"] {
             let v: Value = handles.get(name)?;
             lua.set_named_registry_value(&format!("embedis.{name}"), v)?;
         }
@@ -429,9 +441,7 @@ fn normalize(lua: &Lua, e: &mlua::Error) -> mlua::Result<Value> {
             Ok(Value::Table(table))
         }
         Some(Err(())) => Ok(Value::String(lua.create_string("not enough memory")?)),
-        None => Ok(Value::String(
-            lua.create_string(innermost(e).to_string())?,
-        )),
+        None => Ok(Value::String(lua.create_string(innermost(e).to_string())?)),
     }
 }
 
@@ -507,11 +517,16 @@ fn primitives(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<Table> {
         })?,
     )?;
 
-    prim.set("where", lua.create_function(|lua, ()| Ok(error_position(lua)))?)?;
+    prim.set(
+        "where",
+        lua.create_function(|lua, ()| Ok(error_position(lua)))?,
+    )?;
 
     prim.set(
         "error_text",
-        lua.create_function(|lua, s: mlua::LuaString| lua.create_string(error_text(&s.as_bytes())))?,
+        lua.create_function(|lua, s: mlua::LuaString| {
+            lua.create_string(error_text(&s.as_bytes()))
+        })?,
     )?;
 
     prim.set(
@@ -626,10 +641,14 @@ fn primitives(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<Table> {
 /// `embedis::lua`) at the matching level when at or above Redis's default verbosity.
 fn redis_log(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
     if args.len() < 2 {
-        return Err(raise_table("ERR redis.log() requires two arguments or more."));
+        return Err(raise_table(
+            "ERR redis.log() requires two arguments or more.",
+        ));
     }
     let Some(level) = to_number(lua, &args[0]) else {
-        return Err(raise_table("ERR First argument must be a number (log level)."));
+        return Err(raise_table(
+            "ERR First argument must be a number (log level).",
+        ));
     };
     let level = c_int(level);
     if !(0..=3).contains(&level) {
@@ -688,7 +707,11 @@ fn check_any(lua: &Lua, args: &MultiValue, n: usize) -> mlua::Result<()> {
 /// A Lua error raised inside a C function (`luaG_runerror` there adds no position).
 fn c_error(e: mlua::Error) -> mlua::Error {
     match innermost(&e) {
-        mlua::Error::RuntimeError(msg) => mlua::Error::external(Raise::Str(msg.clone())),
+        mlua::Error::RuntimeError(msg) => {
+            // mlua appends a traceback to errors of calls made from Rust.
+            let msg = msg.split("\nstack traceback:").next().unwrap_or_default();
+            mlua::Error::external(Raise::Str(msg.to_string()))
+        }
         _ => e,
     }
 }
@@ -705,6 +728,54 @@ fn raw_accessors(lua: &Lua, prim: &Table) -> mlua::Result<()> {
     lua.set_named_registry_value("embedis.next", stock_next)?;
     lua.set_named_registry_value("embedis.ipairs_aux", ipairs_aux)?;
 
+    lua.set_named_registry_value("embedis.loadstring", globals.get::<Function>("loadstring")?)?;
+    prim.set(
+        "loadstring",
+        lua.create_function(|lua, args: MultiValue| {
+            let as_bytes = |v: Option<&Value>| -> mlua::Result<Option<Vec<u8>>> {
+                Ok(match v {
+                    Some(v @ (Value::String(_) | Value::Integer(_) | Value::Number(_))) => {
+                        lua.coerce_string(v.clone())?.map(|s| s.as_bytes().to_vec())
+                    }
+                    _ => None,
+                })
+            };
+            let Some(mut code) = as_bytes(args.front())? else {
+                return Err(arg_error(
+                    lua,
+                    1,
+                    format_args!("string expected, got {}", arg_type(&args, 1)),
+                ));
+            };
+            let name = match args.get(1) {
+                None | Some(Value::Nil) => code.clone(),
+                other => match as_bytes(other)? {
+                    Some(n) => n,
+                    None => {
+                        return Err(arg_error(
+                            lua,
+                            2,
+                            format_args!("string expected, got {}", arg_type(&args, 2)),
+                        ));
+                    }
+                },
+            };
+            // Redis's Lua parses precompiled chunks as text (and fails); a leading space makes
+            // stock Lua do the same, with the same message and line.
+            if code.first() == Some(&0x1b) {
+                code.insert(0, b' ');
+            }
+            let stock: Function = lua.named_registry_value("embedis.loadstring")?;
+            let (f, e): (Value, Value) = stock
+                .call((lua.create_string(&code)?, lua.create_string(&name)?))
+                .map_err(c_error)?;
+            if let Value::Function(f) = &f {
+                let env: Table = lua.named_registry_value("embedis.env")?;
+                f.set_environment(env)?;
+            }
+            Ok((f, e))
+        })?,
+    )?;
     prim.set(
         "next",
         lua.create_function(|lua, args: MultiValue| {
@@ -752,13 +823,20 @@ fn raw_accessors(lua: &Lua, prim: &Table) -> mlua::Result<()> {
                 return Err(mlua::Error::external(Raise::Str(READONLY.into())));
             }
             match &args[1] {
-                Value::Nil => return Err(mlua::Error::external(Raise::Str("table index is nil".into()))),
+                Value::Nil => {
+                    return Err(mlua::Error::external(Raise::Str(
+                        "table index is nil".into(),
+                    )));
+                }
                 Value::Number(n) if n.is_nan() => {
-                    return Err(mlua::Error::external(Raise::Str("table index is NaN".into())));
+                    return Err(mlua::Error::external(Raise::Str(
+                        "table index is NaN".into(),
+                    )));
                 }
                 _ => {}
             }
-            t.raw_set(args[1].clone(), args[2].clone()).map_err(c_error)?;
+            t.raw_set(args[1].clone(), args[2].clone())
+                .map_err(c_error)?;
             Ok(t)
         })?,
     )?;
