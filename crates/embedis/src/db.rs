@@ -40,12 +40,17 @@ pub struct Engine {
     /// The 40-hex-character run id INFO reports.
     pub run_id: String,
     next_client_id: AtomicU64,
-    /// Set when SHUTDOWN (or the embedding application) asks the server to stop.
+    /// Set when SHUTDOWN (or the embedding application) asks the server to stop; set it with
+    /// [`Engine::request_shutdown`] so that a server waiting on [`Engine::shutdown_signal`]
+    /// wakes up.
     pub shutdown_requested: AtomicBool,
+    shutdown_notify: tokio::sync::Notify,
     /// Connected clients (server connections register here).
     pub clients: crate::clients::Clients,
     /// Lua scripts and functions, and the script running now.
     pub scripting: crate::script::Scripting,
+    /// SLOWLOG entries.
+    pub slowlog: crate::slowlog::Slowlog,
 }
 
 /// Calls, time and errors of one command (INFO commandstats).
@@ -70,6 +75,29 @@ impl Engine {
     /// A random 64-bit number from the engine's (possibly seeded) generator.
     pub fn random_u64(&self) -> u64 {
         self.rng.lock().next_u64()
+    }
+
+    /// Asks whoever serves this engine (embedis-server) to stop: sets
+    /// [`shutdown_requested`](Engine::shutdown_requested) and wakes [`shutdown_signal`]
+    /// waiters.
+    pub fn request_shutdown(&self) {
+        self.shutdown_requested.store(true, Ordering::SeqCst);
+        self.shutdown_notify.notify_waiters();
+    }
+
+    /// Completes once [`request_shutdown`](Engine::request_shutdown) has been called (at once
+    /// if it already was).
+    pub async fn shutdown_signal(&self) {
+        loop {
+            let notified = self.shutdown_notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the flag is read: a request between the two still wakes us.
+            notified.as_mut().enable();
+            if self.shutdown_requested.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Removes keys whose TTL has passed, at most `budget` in all; returns how many.
@@ -155,6 +183,35 @@ impl ClientState {
             tx: Default::default(),
         }
     }
+
+    /// Called by the server after each command (and before sending a protocol error): whether
+    /// that reply is delivered under CLIENT REPLY, and the step of CLIENT REPLY SKIP, as Redis
+    /// does it when it resets a client for its next command.
+    pub fn finish_command(&mut self) -> bool {
+        let deliver = self.reply_mode == ReplyMode::On;
+        self.reply_mode = match self.reply_mode {
+            ReplyMode::Skipping => ReplyMode::On,
+            ReplyMode::SkipNext => ReplyMode::Skipping,
+            other => other,
+        };
+        deliver
+    }
+
+    /// Records in the client registry what CLIENT LIST shows of this client after a command:
+    /// the command (`None`: unknown, shown as `NULL`), database, protocol and name. (The
+    /// connection records the time of its last read and write, as Redis does: reading the
+    /// clock here for every command would cost more than the rest of this.)
+    fn note_command(&self, cmd: Option<&'static str>) {
+        if let Some(conn) = &self.conn {
+            let mut m = conn.meta.lock();
+            m.last_cmd = cmd.unwrap_or("");
+            m.db = self.db;
+            m.resp = self.resp;
+            if m.name != self.name {
+                m.name.clone_from(&self.name);
+            }
+        }
+    }
 }
 
 /// Builds a [`Db`].
@@ -235,6 +292,7 @@ impl DbBuilder {
             .map(|_| CommandStats::default())
             .collect();
         let auth_required = self.config.requirepass.is_some();
+        let slowlog = crate::slowlog::Slowlog::new(&self.config);
         let engine = Arc::new(Engine {
             keyspace: Keyspace::new(self.config.databases, seed),
             clock,
@@ -247,8 +305,10 @@ impl DbBuilder {
             run_id,
             next_client_id: AtomicU64::new(1),
             shutdown_requested: AtomicBool::new(false),
+            shutdown_notify: tokio::sync::Notify::new(),
             clients: crate::clients::Clients::default(),
             scripting: crate::script::Scripting::default(),
+            slowlog,
         });
         if self.active_expiry.unwrap_or(true) {
             spawn_active_expiry(Arc::downgrade(&engine));
@@ -419,23 +479,34 @@ pub(crate) fn execute(engine: &Engine, client: &mut ClientState, args: &[Bytes])
     let cmd = match table.resolve(args) {
         Ok(c) => c,
         Err(e) => {
-            if let Some(c) = table.get(&args[0]) {
+            // Like Redis, a known command that fails its arity check still counts as the
+            // client's last command; an unknown (sub)command leaves it NULL.
+            let known = table.get(&args[0]).and_then(|c| match args.get(1) {
+                Some(sub) if !c.spec.subcommands.is_empty() => table.get_sub(c.spec.name, sub),
+                _ => Some(c),
+            });
+            if let Some(c) = known {
                 engine.command_stats[c.id].rejected_calls.inc();
             }
-            engine.stats.error_replies.inc();
+            client.note_command(known.map(|c| c.full_name));
+            engine.stats.count_error(&e);
             return cmd::transactions::rejected(client, &args[0], e);
         }
     };
     if !client.authenticated && !cmd.spec.has(cmd::flags::NO_AUTH) {
         engine.command_stats[cmd.id].rejected_calls.inc();
-        engine.stats.error_replies.inc();
+        engine.stats.count_error(&Error::NoAuth);
+        client.note_command(Some(cmd.full_name));
         return cmd::transactions::rejected(client, &args[0], Error::NoAuth);
     }
     // MULTI queueing, no_multi refusal and BUSY while a script runs (cmd/transactions.rs).
     if let Some(r) = cmd::transactions::before_run(engine, client, cmd, args) {
+        client.note_command(Some(cmd.full_name));
         return r;
     }
-    run(engine, client, cmd, args, None)
+    let reply = run(engine, client, cmd, args, None);
+    client.note_command(Some(cmd.full_name));
+    reply
 }
 
 /// Runs a resolved command (also used by EXEC and scripts, which pass the lock they hold).
@@ -452,21 +523,24 @@ pub(crate) fn run(
         (cmd.spec.handler)(&mut ctx, args)
     };
     let usec = watch.elapsed_micros();
+    if engine.slowlog.is_slow(usec) && !cmd.spec.has(cmd::flags::SKIP_SLOWLOG) {
+        crate::cmd::server::log_slow(engine, client, cmd, args, usec);
+    }
     let stats = &engine.command_stats[cmd.id];
     stats.calls.inc();
     stats.usec.add(usec);
     engine.stats.total_commands.inc();
     match result {
         Ok(r) => {
-            if r.is_error() {
+            if let Reply::Error(e) = &r {
                 stats.failed_calls.inc();
-                engine.stats.error_replies.inc();
+                engine.stats.count_error(e);
             }
             r
         }
         Err(e) => {
             stats.failed_calls.inc();
-            engine.stats.error_replies.inc();
+            engine.stats.count_error(&e);
             Reply::Error(e)
         }
     }

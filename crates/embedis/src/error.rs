@@ -105,6 +105,46 @@ pub const LFU_SELECTED: Error = Error::Static(
 /// so it says so instead of inventing a number. (Not a Redis text.)
 pub const LFU_NOT_TRACKED: Error =
     Error::Static("ERR OBJECT FREQ is not supported yet: access frequency is not tracked");
+/// `ERR decrement would overflow` (DECRBY of i64::MIN)
+pub const DECREMENT_OVERFLOW: Error = Error::Static("ERR decrement would overflow");
+/// `ERR The specified keys must contain string values` (LCS)
+pub const LCS_NOT_STRINGS: Error =
+    Error::Static("ERR The specified keys must contain string values");
+/// `ERR If you want both the length and indexes, please just use IDX.` (LCS)
+pub const LCS_LEN_AND_IDX: Error =
+    Error::Static("ERR If you want both the length and indexes, please just use IDX.");
+/// `ERR String too long for LCS`
+pub const LCS_TOO_LONG: Error = Error::Static("ERR String too long for LCS");
+/// `ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len`
+pub const LCS_TABLE_TOO_BIG: Error =
+    Error::Static("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+/// `ERR Insufficient memory, failed allocating transient memory for LCS`
+pub const LCS_ALLOC_FAILED: Error =
+    Error::Static("ERR Insufficient memory, failed allocating transient memory for LCS");
+/// `ERR value is out of range` (HRANDFIELD WITHVALUES count beyond +-LONG_MAX/2)
+pub const VALUE_OUT_OF_RANGE: Error = Error::Static("ERR value is out of range");
+/// The range error of SRANDMEMBER/HRANDFIELD/ZRANDMEMBER counts (`-LONG_MAX..=LONG_MAX`).
+pub const RANDOM_COUNT_RANGE: Error = Error::Static(
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+);
+/// Not a Redis text: embedis builds replies in memory and refuses a negative
+/// SRANDMEMBER/HRANDFIELD count whose reply would not fit (Redis streams it until OOM).
+pub const RANDOM_COUNT_TOO_LARGE: Error = Error::Static(
+    "ERR count is too large: at most 4194304 random elements can be returned with repetitions",
+);
+/// `ERR hash value is not an integer` (HINCRBY on a non-integer value)
+pub const HASH_VALUE_NOT_INTEGER: Error = Error::Static("ERR hash value is not an integer");
+/// `ERR hash value is not a float` (HINCRBYFLOAT on a non-number value)
+pub const HASH_VALUE_NOT_FLOAT: Error = Error::Static("ERR hash value is not a float");
+/// `ERR value is NaN or Infinity` (HINCRBYFLOAT with an infinite increment)
+pub const VALUE_NAN_OR_INFINITY: Error = Error::Static("ERR value is NaN or Infinity");
+/// `ERR numkeys should be greater than 0` (SINTERCARD)
+pub const NUMKEYS_NOT_POSITIVE: Error = Error::Static("ERR numkeys should be greater than 0");
+/// `ERR Number of keys can't be greater than number of args` (SINTERCARD)
+pub const NUMKEYS_TOO_MANY: Error =
+    Error::Static("ERR Number of keys can't be greater than number of args");
+/// `ERR LIMIT can't be negative` (SINTERCARD)
+pub const LIMIT_NEGATIVE: Error = Error::Static("ERR LIMIT can't be negative");
 /// `ERR Protocol error: ...` texts are the server's; see embedis-server.
 /// `ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?`
 pub const AUTH_NOT_CONFIGURED: Error = Error::Static(
@@ -198,8 +238,67 @@ pub const LIBRARYNAME_ARG_MISSING: Error = Error::Static("ERR library name argum
 pub const FUNCTION_DUMP_UNSUPPORTED: Error = Error::Static(
     "ERR FUNCTION DUMP and FUNCTION RESTORE are not supported yet (they come with persistence)",
 );
+/// `ERR invalid first DB index` (SWAPDB)
+pub const INVALID_FIRST_DB: Error = Error::Static("ERR invalid first DB index");
+/// `ERR invalid second DB index` (SWAPDB)
+pub const INVALID_SECOND_DB: Error = Error::Static("ERR invalid second DB index");
+/// `ERR No shutdown in progress.` (SHUTDOWN ABORT)
+pub const NO_SHUTDOWN_IN_PROGRESS: Error = Error::Static("ERR No shutdown in progress.");
+/// `ERR Errors trying to SHUTDOWN. Check logs.` (SHUTDOWN SAVE when saving fails)
+pub const SHUTDOWN_FAILED: Error = Error::Static("ERR Errors trying to SHUTDOWN. Check logs.");
+/// SHUTDOWN inside MULTI/EXEC or a script without NOW.
+pub const SHUTDOWN_DENY_BLOCKING: Error =
+    Error::Static("ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client");
+/// `ERR count should be greater than or equal to -1` (SLOWLOG GET)
+pub const SLOWLOG_COUNT: Error = Error::Static("ERR count should be greater than or equal to -1");
+/// `ERR Invalid command specified` (COMMAND GETKEYS)
+pub const GETKEYS_UNKNOWN_COMMAND: Error = Error::Static("ERR Invalid command specified");
+/// `ERR The command has no key arguments` (COMMAND GETKEYS)
+pub const GETKEYS_NO_KEYS: Error = Error::Static("ERR The command has no key arguments");
+/// `ERR Invalid number of arguments specified for command` (COMMAND GETKEYS)
+pub const GETKEYS_ARITY: Error =
+    Error::Static("ERR Invalid number of arguments specified for command");
+/// `ERR Invalid arguments specified for command` (COMMAND GETKEYS)
+pub const GETKEYS_INVALID: Error = Error::Static("ERR Invalid arguments specified for command");
+/// `ERR Client names cannot contain spaces, newlines or special characters.`
+pub const BAD_CLIENT_NAME: Error =
+    Error::Static("ERR Client names cannot contain spaces, newlines or special characters.");
+/// `NOPROTO unsupported protocol version` (HELLO)
+pub const NOPROTO: Error = Error::Static("NOPROTO unsupported protocol version");
+/// `ERR Protocol version is not an integer or out of range` (HELLO)
+pub const PROTOVER_NOT_INTEGER: Error =
+    Error::Static("ERR Protocol version is not an integer or out of range");
+/// HELLO sent before authenticating, without its AUTH option.
+pub const HELLO_NOAUTH: Error = Error::Static(
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+);
+/// `ERR No such client` (CLIENT KILL, old form)
+pub const NO_SUCH_CLIENT: Error = Error::Static("ERR No such client");
+/// `ERR client-id should be greater than 0` (CLIENT KILL ID)
+pub const CLIENT_ID_NOT_POSITIVE: Error = Error::Static("ERR client-id should be greater than 0");
+/// `ERR Invalid client ID` (CLIENT LIST ID)
+pub const INVALID_CLIENT_ID: Error = Error::Static("ERR Invalid client ID");
+/// EMBEDIS.CLOCK on a server that runs on the real clock.
+pub const CLOCK_NOT_MANUAL: Error = Error::Static(
+    "ERR EMBEDIS.CLOCK needs a manual clock (start embedis-server with --clock manual)",
+);
 
 impl Error {
+    /// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`,
+    /// what a subcommand sends when its own argument check fails (SLOWLOG GET 1 2).
+    pub fn subcommand_syntax(command: &[u8], sub: &[u8]) -> Error {
+        Error::Formatted(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+            sanitize(&sub[..sub.len().min(128)]),
+            sanitize(command).to_ascii_uppercase()
+        ))
+    }
+
+    /// A refused CONFIG SET (`ERR Unknown option ...` / `ERR CONFIG SET failed ...`).
+    pub fn config(e: &crate::config::ConfigError) -> Error {
+        Error::Formatted(sanitize(format!("ERR {e}").as_bytes()))
+    }
+
     /// `ERR unknown command` for `name` with its arguments, as Redis quotes them (at most
     /// 128 bytes of each of the first arguments, up to 128 bytes in all).
     pub fn unknown_command(name: &[u8], args: &[impl AsRef<[u8]>]) -> Error {
@@ -283,6 +382,27 @@ impl Error {
         Error::Formatted(format!("ERR {msg}"))
     }
 
+    /// `ERR Syntax error in HELLO option '<opt>'`
+    pub fn hello_option(opt: &[u8]) -> Error {
+        Error::Formatted(format!(
+            "ERR Syntax error in HELLO option '{}'",
+            sanitize(c_str(opt))
+        ))
+    }
+
+    /// `ERR Unknown client type '<name>'` (CLIENT LIST TYPE, CLIENT KILL TYPE)
+    pub fn unknown_client_type(name: &[u8]) -> Error {
+        Error::Formatted(format!(
+            "ERR Unknown client type '{}'",
+            sanitize(c_str(name))
+        ))
+    }
+
+    /// `ERR No such user '<name>'` (CLIENT KILL USER)
+    pub fn no_such_user(name: &[u8]) -> Error {
+        Error::Formatted(format!("ERR No such user '{}'", sanitize(c_str(name))))
+    }
+
     /// The error code: the first word (`ERR`, `WRONGTYPE`, ...).
     pub fn code(&self) -> String {
         let s = self.to_string();
@@ -297,6 +417,14 @@ fn sanitize(b: &[u8]) -> String {
         .chars()
         .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
         .collect()
+}
+
+/// Redis formats these arguments with `%s`, which stops at the first NUL byte.
+fn c_str(b: &[u8]) -> &[u8] {
+    match memchr::memchr(0, b) {
+        Some(end) => &b[..end],
+        None => b,
+    }
 }
 
 impl fmt::Display for Error {

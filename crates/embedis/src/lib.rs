@@ -26,8 +26,10 @@
 //! - [`reply`]: the reply value type (RESP2/RESP3 shapes without the bytes).
 //! - [`glob`]: Redis's glob matching (KEYS, SCAN MATCH, pattern subscriptions).
 //! - [`num`]: integers and doubles parsed and formatted exactly like Redis.
+//! - [`glob`]: Redis's glob-style pattern matching (KEYS, SCAN MATCH, PSUBSCRIBE).
 //! - [`clients`]: the registry of connected clients (CLIENT LIST/KILL, INFO clients).
-//! - [`config`], [`stats`]: CONFIG values and INFO counters.
+//! - [`config`], [`stats`]: CONFIG values and INFO counters; [`slowlog`]: SLOWLOG.
+//! - [`glob`]: Redis's glob patterns (KEYS, CONFIG GET, COMMAND LIST).
 //! - [`script`]: Lua scripting (EVAL, FUNCTION/FCALL) with Redis 7.0's environment.
 
 pub mod api;
@@ -42,6 +44,7 @@ pub mod keyspace;
 pub mod num;
 pub mod reply;
 pub mod script;
+pub mod slowlog;
 pub mod stats;
 pub mod types;
 
@@ -49,3 +52,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{ClientState, Db, DbBuilder, Engine, Session};
 pub use error::{Error, Result};
 pub use reply::Reply;
+
+/// The Redis version whose behaviour embedis reproduces, reported where Redis reports its own
+/// version (HELLO, INFO): client libraries read it to decide which commands to use.
+pub const REDIS_VERSION: &str = "7.0.15";

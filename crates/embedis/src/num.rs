@@ -1,5 +1,10 @@
 //! Numbers as Redis reads and writes them: strict integer parsing (`string2ll`), float parsing
-//! (`strtod` with Redis's extra checks) and `%.17g` double formatting.
+//! (`strtod` with Redis's extra checks) and `%.17g` double formatting; [`long_double`] has the
+//! 80-bit `long double` arithmetic INCRBYFLOAT needs.
+
+pub mod long_double;
+
+pub use long_double::LongDouble;
 
 /// Parses a signed 64-bit integer the way Redis's `string2ll` does: no spaces, no `+`, no
 /// leading zeros, no `-0`, nothing after the digits.

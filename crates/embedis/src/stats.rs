@@ -1,6 +1,15 @@
 //! Server-wide counters reported by INFO (stats section) and reset by CONFIG RESETSTAT.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::error::Error;
+
+/// At most this many distinct error codes are counted (INFO errorstats), like Redis: codes
+/// can come from scripts, so their number is bounded.
+pub const ERROR_CODES_MAX: usize = 128;
 
 /// A relaxed atomic counter: counters are statistics, not synchronization.
 #[derive(Debug, Default)]
@@ -51,6 +60,8 @@ pub struct Stats {
     pub error_replies: Counter,
     /// Writes since start (`rdb_changes_since_last_save`).
     pub dirty: Counter,
+    /// Error replies by code (`errorstat_ERR:count=N`), in code order.
+    pub errors: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Stats {
@@ -67,6 +78,25 @@ impl Stats {
             &self.error_replies,
         ] {
             c.reset();
+        }
+        self.errors.lock().clear();
+    }
+
+    /// Counts an error reply: `total_error_replies` and the per-code count.
+    pub fn count_error(&self, e: &Error) {
+        self.error_replies.inc();
+        // Redis's rule: the text up to the first space within its first 31 bytes, else ERR.
+        let text = e.to_string();
+        let head = &text.as_bytes()[..text.len().min(31)];
+        let code = match head.iter().position(|&c| c == b' ') {
+            Some(i) => text[..i].to_string(),
+            None => "ERR".to_string(),
+        };
+        let mut errors = self.errors.lock();
+        if let Some(n) = errors.get_mut(&code) {
+            *n += 1;
+        } else if errors.len() < ERROR_CODES_MAX {
+            errors.insert(code, 1);
         }
     }
 }

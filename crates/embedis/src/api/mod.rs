@@ -3,5 +3,8 @@
 //! API and `Db::call` cannot disagree.
 
 mod bitmap;
+mod hash;
 mod keys;
+mod server;
+mod set;
 mod string;

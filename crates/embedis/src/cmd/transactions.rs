@@ -166,7 +166,7 @@ pub(crate) fn before_run(
 /// A command refused before running: counted like Redis's `rejectCommand`.
 fn reject(engine: &Engine, client: &mut ClientState, cmd: CommandRef, e: Error) -> Reply {
     engine.command_stats[cmd.id].rejected_calls.inc();
-    engine.stats.error_replies.inc();
+    engine.stats.count_error(&e);
     rejected(client, cmd.full_name.as_bytes(), e)
 }
 

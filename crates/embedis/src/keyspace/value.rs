@@ -1,5 +1,7 @@
 //! What a key holds: one of Redis's types.
 
+use crate::types::hash::Hash;
+use crate::types::set::Set;
 use crate::types::string::Str;
 
 /// The value stored under a key.
@@ -8,6 +10,10 @@ use crate::types::string::Str;
 pub enum Value {
     /// A string (also what bitmaps and HyperLogLogs are stored as).
     Str(Str),
+    /// A hash.
+    Hash(Hash),
+    /// A set.
+    Set(Set),
 }
 
 impl Value {
@@ -15,6 +21,8 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -22,6 +30,8 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 
@@ -29,6 +39,8 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
         }
     }
 }

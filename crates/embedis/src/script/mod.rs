@@ -66,7 +66,7 @@ mod vm;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -85,9 +85,6 @@ pub use shebang::ScriptFlags;
 pub use vm::{REDIS_VERSION, REDIS_VERSION_NUM};
 
 use vm::{Kind, Shared, Vm};
-
-/// `busy-reply-threshold` (`lua-time-limit`) default, in milliseconds.
-pub const DEFAULT_BUSY_REPLY_THRESHOLD_MS: u64 = 5000;
 
 /// How much a run may grow the Lua state, by default (256 MiB).
 pub const DEFAULT_MEMORY_BUDGET: usize = 256 << 20;
@@ -133,7 +130,6 @@ pub struct Scripting {
     ended: Condvar,
     /// The running script called a write command: it cannot be killed.
     wrote: AtomicBool,
-    busy_threshold_ms: AtomicU64,
     memory_budget: AtomicUsize,
     /// FUNCTION STATS counts, readable while a function runs (the states are locked then).
     library_count: AtomicUsize,
@@ -149,7 +145,6 @@ impl Default for Scripting {
             running: Mutex::new(None),
             ended: Condvar::new(),
             wrote: AtomicBool::new(false),
-            busy_threshold_ms: AtomicU64::new(DEFAULT_BUSY_REPLY_THRESHOLD_MS),
             memory_budget: AtomicUsize::new(DEFAULT_MEMORY_BUDGET),
             library_count: AtomicUsize::new(0),
             function_count: AtomicUsize::new(0),
@@ -158,16 +153,6 @@ impl Default for Scripting {
 }
 
 impl Scripting {
-    /// Sets `busy-reply-threshold` in milliseconds (0: never answer BUSY).
-    pub fn set_busy_reply_threshold(&self, ms: u64) {
-        self.busy_threshold_ms.store(ms, Ordering::Relaxed);
-    }
-
-    /// The current `busy-reply-threshold` in milliseconds.
-    pub fn busy_reply_threshold(&self) -> u64 {
-        self.busy_threshold_ms.load(Ordering::Relaxed)
-    }
-
     /// Sets how many bytes one run may grow a Lua state by.
     pub fn set_memory_budget(&self, bytes: usize) {
         self.memory_budget.store(bytes, Ordering::Relaxed);
@@ -219,13 +204,13 @@ impl Scripting {
 
     /// Waits while a script runs, until it ends (`Ok`) or has run past the threshold (`Ok` for
     /// `allow_busy` commands, `BUSY` for others).
-    fn wait(&self, allow_busy: bool) -> Result<()> {
+    fn wait(&self, allow_busy: bool, threshold_ms: impl Fn() -> u64) -> Result<()> {
         let mut running = self.running.lock();
         loop {
             let Some(r) = running.as_ref() else {
                 return Ok(());
             };
-            let threshold = self.busy_reply_threshold();
+            let threshold = threshold_ms();
             if threshold == 0 {
                 self.ended.wait(&mut running);
                 continue;
@@ -267,7 +252,9 @@ pub(crate) fn wait_if_busy(engine: &Engine, cmd: CommandRef) -> Result<()> {
     if !s.busy.load(Ordering::Acquire) {
         return Ok(());
     }
-    s.wait(cmd.spec.has(ALLOW_BUSY))
+    s.wait(cmd.spec.has(ALLOW_BUSY), || {
+        engine.config.read(|c| c.busy_reply_threshold)
+    })
 }
 
 // ---------------------------------------------------------------------------------------

@@ -2,4 +2,8 @@
 //! locking; `cmd/` parses requests and calls into these.
 
 pub mod bitmap;
+pub mod bytetable;
+pub mod hash;
+pub mod packed;
+pub mod set;
 pub mod string;

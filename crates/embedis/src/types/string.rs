@@ -1,5 +1,16 @@
 //! The string type: bytes, with Redis's `int` encoding for values that are canonical
 //! integers, so that INCR does not re-parse and OBJECT ENCODING answers like Redis.
+//!
+//! What each command leaves (OBJECT ENCODING, checked against Redis 7.0):
+//! - SET, SETNX, SETEX, PSETEX, GETSET, MSET, MSETNX, and APPEND or SETRANGE creating the
+//!   key ([`Str::from_bytes`]): `int` for a canonical integer of at most 20 bytes, else
+//!   `embstr` up to 44 bytes, else `raw`. (SETRANGE creating a key is the exception: `raw`.)
+//! - INCR, DECR, INCRBY, DECRBY: `int` ([`Str::Int`]).
+//! - INCRBYFLOAT: `embstr` or `raw` by length, never `int`, even for `"2"`
+//!   ([`Str::plain`]).
+//! - APPEND and SETRANGE on an existing key: `raw`, even when they add nothing (APPEND of
+//!   `""`); SETRANGE with an empty value leaves the value untouched ([`Str::make_raw`]).
+//! - GET, GETEX, GETDEL, GETRANGE, STRLEN, LCS, MGET: unchanged.
 
 use std::borrow::Cow;
 
@@ -41,6 +52,17 @@ impl Str {
             data: b,
             raw: false,
         }
+    }
+
+    /// A value stored as text whatever it looks like (INCRBYFLOAT's result): `embstr` or `raw`
+    /// by length, never `int`.
+    pub fn plain(data: Vec<u8>) -> Str {
+        Str::Bytes { data, raw: false }
+    }
+
+    /// A value built in place (SETRANGE creating a key): always `raw`.
+    pub fn raw(data: Vec<u8>) -> Str {
+        Str::Bytes { data, raw: true }
     }
 
     /// The bytes of the value.
@@ -123,5 +145,11 @@ mod tests {
         s.make_raw().push(b'3');
         assert_eq!(s.encoding(), "raw");
         assert_eq!(s.as_bytes().as_ref(), b"123");
+        assert_eq!(Str::plain(b"2".to_vec()).encoding(), "embstr");
+        assert_eq!(Str::plain(b"2".to_vec()).as_i64(), Some(2));
+        assert_eq!(Str::raw(b"ab".to_vec()).encoding(), "raw");
+        let mut n = Str::Int(-12);
+        n.make_raw();
+        assert_eq!((n.encoding(), n.len()), ("raw", 3));
     }
 }
