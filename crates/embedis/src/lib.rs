@@ -48,6 +48,7 @@ pub mod slowlog;
 pub mod stats;
 pub mod types;
 
+pub use api::Transaction;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{ClientState, Db, DbBuilder, Engine, Session};
 pub use error::{Error, Result};

@@ -5,6 +5,10 @@
 mod bitmap;
 mod hash;
 mod keys;
+mod scripting;
 mod server;
 mod set;
 mod string;
+mod transaction;
+
+pub use transaction::Transaction;

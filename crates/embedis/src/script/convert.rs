@@ -150,16 +150,86 @@ fn raw_string(t: &Table, key: &str) -> Option<mlua::LuaString> {
 }
 
 /// A script's result as a reply (`resp` is the script's protocol: it decides how booleans
-/// reply).
+/// reply). Iterative, so that a deep table cannot exhaust the thread's stack.
 pub fn lua_to_reply(v: &Value, resp: u8) -> Reply {
-    convert(v, resp, 0)
+    /// A table being converted: its children in reply order, and the replies so far.
+    struct Frame {
+        shape: Shape,
+        children: std::vec::IntoIter<Value>,
+        done: Vec<Reply>,
+    }
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut current = v.clone();
+    loop {
+        // Convert `current`: a leaf gives a reply, a container pushes a frame.
+        let mut reply = if stack.len() >= MAX_REPLY_DEPTH {
+            Some(Reply::Error(Error::script(b"ERR reached lua stack limit")))
+        } else {
+            match leaf_or_children(&current, resp) {
+                Converted::Leaf(r) => Some(r),
+                Converted::Children(shape, children) => {
+                    stack.push(Frame {
+                        shape,
+                        children: children.into_iter(),
+                        done: Vec::new(),
+                    });
+                    None
+                }
+            }
+        };
+        // Hand finished replies to their parents until a frame has more children.
+        loop {
+            let Some(top) = stack.last_mut() else {
+                return reply.unwrap_or(Reply::Nil);
+            };
+            if let Some(r) = reply.take() {
+                top.done.push(r);
+            }
+            if let Some(next) = top.children.next() {
+                current = next;
+                break;
+            }
+            let Some(frame) = stack.pop() else {
+                return Reply::Nil;
+            };
+            reply = Some(frame.shape.build(frame.done));
+        }
+    }
 }
 
-fn convert(v: &Value, resp: u8, depth: usize) -> Reply {
-    if depth >= MAX_REPLY_DEPTH {
-        return Reply::Error(Error::script(b"ERR reached lua stack limit"));
+/// The kind of container a table replies as.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    Array,
+    Map,
+    Set,
+}
+
+impl Shape {
+    fn build(self, items: Vec<Reply>) -> Reply {
+        match self {
+            Shape::Array => Reply::Array(items),
+            Shape::Set => Reply::Set(items),
+            Shape::Map => {
+                let mut pairs = Vec::with_capacity(items.len() / 2);
+                let mut it = items.into_iter();
+                while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                    pairs.push((k, v));
+                }
+                Reply::Map(pairs)
+            }
+        }
     }
-    match v {
+}
+
+enum Converted {
+    Leaf(Reply),
+    /// A container and its children in order (map: key, value, key, value...).
+    Children(Shape, Vec<Value>),
+}
+
+fn leaf_or_children(v: &Value, resp: u8) -> Converted {
+    Converted::Leaf(match v {
         Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
         Value::Boolean(b) => {
             if resp >= 3 {
@@ -172,25 +242,25 @@ fn convert(v: &Value, resp: u8, depth: usize) -> Reply {
         }
         Value::Integer(i) => Reply::Int(*i),
         Value::Number(n) => Reply::Int(c_i64(*n)),
-        Value::Table(t) => table(t, resp, depth),
+        Value::Table(t) => return table(t),
         _ => Reply::Nil,
-    }
+    })
 }
 
-fn table(t: &Table, resp: u8, depth: usize) -> Reply {
+fn table(t: &Table) -> Converted {
     if let Some(e) = raw_string(t, "err") {
-        return Reply::Error(Error::script(&c_text(&e)));
+        return Converted::Leaf(Reply::Error(Error::script(&c_text(&e))));
     }
     if let Some(ok) = raw_string(t, "ok") {
         let text: String = String::from_utf8_lossy(&c_text(&ok))
             .chars()
             .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
             .collect();
-        return Reply::Status(Cow::Owned(text));
+        return Converted::Leaf(Reply::Status(Cow::Owned(text)));
     }
     match t.raw_get::<Value>("double") {
-        Ok(Value::Number(n)) => return Reply::Double(n),
-        Ok(Value::Integer(i)) => return Reply::Double(i as f64),
+        Ok(Value::Number(n)) => return Converted::Leaf(Reply::Double(n)),
+        Ok(Value::Integer(i)) => return Converted::Leaf(Reply::Double(i as f64)),
         _ => {}
     }
     if let Some(b) = raw_string(t, "big_number") {
@@ -199,39 +269,40 @@ fn table(t: &Table, resp: u8, depth: usize) -> Reply {
             .iter()
             .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c })
             .collect();
-        return Reply::Bulk(Bytes::from(text));
+        return Converted::Leaf(Reply::Bulk(Bytes::from(text)));
     }
     if let Ok(Value::Table(vs)) = t.raw_get::<Value>("verbatim_string")
         && raw_string(&vs, "format").is_some()
         && let Some(s) = raw_string(&vs, "string")
     {
-        return Reply::Verbatim(Bytes::copy_from_slice(&s.as_bytes()));
+        return Converted::Leaf(Reply::Verbatim(Bytes::copy_from_slice(&s.as_bytes())));
     }
     if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
-        let mut pairs = Vec::new();
+        let mut children = Vec::new();
         for pair in m.pairs::<Value, Value>() {
             let Ok((k, v)) = pair else { break };
-            pairs.push((convert(&k, resp, depth + 1), convert(&v, resp, depth + 1)));
+            children.push(k);
+            children.push(v);
         }
-        return Reply::Map(pairs);
+        return Converted::Children(Shape::Map, children);
     }
     if let Ok(Value::Table(s)) = t.raw_get::<Value>("set") {
-        let mut items = Vec::new();
+        let mut children = Vec::new();
         for pair in s.pairs::<Value, Value>() {
             let Ok((k, _)) = pair else { break };
-            items.push(convert(&k, resp, depth + 1));
+            children.push(k);
         }
-        return Reply::Set(items);
+        return Converted::Children(Shape::Set, children);
     }
-    let mut items = Vec::new();
+    let mut children = Vec::new();
     let mut j = 1;
     loop {
         let item = t.raw_get::<Value>(j).unwrap_or(Value::Nil);
         if matches!(item, Value::Nil) {
             break;
         }
-        items.push(convert(&item, resp, depth + 1));
+        children.push(item);
         j += 1;
     }
-    Reply::Array(items)
+    Converted::Children(Shape::Array, children)
 }

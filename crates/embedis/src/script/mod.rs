@@ -492,11 +492,8 @@ fn run_script(
             Ok(r)
         })
     };
-    let killed = s.shared.kill.swap(false, Ordering::Relaxed);
     drop(guard);
-    if killed {
-        let _ = vm::reset_hook(lua, s.shared.clone());
-    }
+    let _ = vm::reset_hook(lua, &s.shared);
     let resp = s.shared.resp.load(Ordering::Relaxed);
     match outcome {
         Ok(Ok(v)) => convert::lua_to_reply(&v, resp),
@@ -644,7 +641,7 @@ pub fn function_load_exec(engine: &Engine, payload: &Bytes, replace: bool) -> Re
     let r = functions::load(vm, &mut st.libraries, payload, replace);
     *s.shared.load_started.lock() = None;
     // A load timeout leaves the hook firing at every instruction: put the normal one back.
-    let _ = vm::reset_hook(&vm.lua, s.shared.clone());
+    let _ = vm::reset_hook(&vm.lua, &s.shared);
     s.update_function_counts(&st.libraries);
     r
 }

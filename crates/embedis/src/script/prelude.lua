@@ -234,12 +234,21 @@ local function error_handler(e)
   return e
 end
 
+-- The handler of a whole run: the error ends the script, so a SCRIPT KILL or load timeout
+-- has done its work and must not fire again while the run unwinds through this file.
+local interrupted = prim.interrupted
+local function top_error_handler(e)
+  interrupted()
+  local t = error_handler(e) -- not a tail call: its frame must stay for prim.where
+  return t
+end
+
 -- Runs f(...) for EVAL and FCALL: `true, result` or `false, error table`.
 local function run(f, ...)
   local n, args = select("#", ...), { ... }
   return xpcall(function()
     return f(unpack(args, 1, n))
-  end, error_handler)
+  end, top_error_handler)
 end
 
 -- Runs a library's code for FUNCTION LOAD, which Redis runs without the error handler.
@@ -248,6 +257,7 @@ local function run_plain(f)
   if ok then
     return true
   end
+  interrupted()
   return false, normalize_error(e)
 end
 

@@ -58,6 +58,9 @@ pub(crate) struct Shared {
     pub kill: AtomicBool,
     /// While FUNCTION LOAD runs a library's code: when it started (500 ms limit).
     pub load_started: Mutex<Option<Stopwatch>>,
+    /// The hook fires at every instruction since it interrupted a script: put the normal one
+    /// back after the run.
+    pub hook_fast: AtomicBool,
 }
 
 impl Default for Shared {
@@ -68,6 +71,7 @@ impl Default for Shared {
             resp: AtomicU8::new(2),
             kill: AtomicBool::new(false),
             load_started: Mutex::new(None),
+            hook_fast: AtomicBool::new(false),
         }
     }
 }
@@ -471,6 +475,7 @@ fn install_hook(lua: &Lua, shared: Arc<Shared>, every: u32) -> mlua::Result<()> 
                 return Ok(VmState::Continue);
             };
             if every != 1 {
+                shared.hook_fast.store(true, Ordering::Relaxed);
                 install_hook(lua, shared.clone(), 1)?;
             }
             Err(raise_table(match why {
@@ -482,8 +487,11 @@ fn install_hook(lua: &Lua, shared: Arc<Shared>, every: u32) -> mlua::Result<()> 
 }
 
 /// Puts the normal hook back after a run that was interrupted.
-pub(crate) fn reset_hook(lua: &Lua, shared: Arc<Shared>) -> mlua::Result<()> {
-    install_hook(lua, shared, HOOK_EVERY)
+pub(crate) fn reset_hook(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<()> {
+    if shared.hook_fast.swap(false, Ordering::Relaxed) {
+        install_hook(lua, shared.clone(), HOOK_EVERY)?;
+    }
+    Ok(())
 }
 
 /// The Rust primitives and modules handed to the prelude.
@@ -520,6 +528,18 @@ fn primitives(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<Table> {
     prim.set(
         "where",
         lua.create_function(|lua, ()| Ok(error_position(lua)))?,
+    )?;
+
+    // The script is unwinding to the top: the interruption did its work, stop raising it
+    // (the rest of the unwinding runs prelude code, which would be interrupted again).
+    let sh = shared.clone();
+    prim.set(
+        "interrupted",
+        lua.create_function(move |_, ()| {
+            sh.kill.store(false, Ordering::Relaxed);
+            *sh.load_started.lock() = None;
+            Ok(())
+        })?,
     )?;
 
     prim.set(
@@ -894,8 +914,7 @@ fn raw_accessors(lua: &Lua, prim: &Table) -> mlua::Result<()> {
 
 /// Where an error was raised, as Redis's error handler reports it: the frame that raised it,
 /// or its caller when that frame is a C function (`error`, `redis.call`...). Frames of the
-/// prelude are not the script's and are skipped, as is mlua's C message-handler frame between
-/// the handler and the error.
+/// prelude (the handler itself, wrappers) are not the script's and are skipped.
 fn error_position(lua: &Lua) -> (Option<String>, Option<i64>) {
     struct Frame {
         is_c: bool,
@@ -903,7 +922,6 @@ fn error_position(lua: &Lua) -> (Option<String>, Option<i64>) {
         line: i64,
     }
     let mut frames: Vec<Frame> = Vec::with_capacity(2);
-    let mut after_handler = false;
     let mut level = 1;
     while frames.len() < 2 {
         let Some((what, source, line)) = lua.inspect_stack(level, |d| {
@@ -918,15 +936,8 @@ fn error_position(lua: &Lua) -> (Option<String>, Option<i64>) {
         };
         level += 1;
         if source == PRELUDE_NAME {
-            after_handler = frames.is_empty();
             continue;
         }
-        if after_handler && what == "C" {
-            // mlua's xpcall message handler, calling ours.
-            after_handler = false;
-            continue;
-        }
-        after_handler = false;
         frames.push(Frame {
             is_c: what == "C",
             source,
