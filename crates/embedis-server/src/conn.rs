@@ -88,7 +88,14 @@ async fn run(
                 Ok(true) => {
                     ran = true;
                     let stopping = engine.shutdown_requested.load(Ordering::SeqCst);
-                    let reply = session.execute(&args);
+                    // Scripts and transactions may hold this thread for long (and other
+                    // commands wait while a script runs): let tokio move this worker's other
+                    // tasks and I/O duties elsewhere meanwhile, so that SCRIPT KILL gets in.
+                    let reply = if embedis::script::may_block(&engine, &args[0]) {
+                        tokio::task::block_in_place(|| session.execute(&args))
+                    } else {
+                        session.execute(&args)
+                    };
                     // The arguments share the read buffer: release them before the next read.
                     args.clear();
                     let deliver = session.state.finish_command();

@@ -257,6 +257,28 @@ pub(crate) fn wait_if_busy(engine: &Engine, cmd: CommandRef) -> Result<()> {
     })
 }
 
+/// Whether running the command named `name` may keep the calling thread for long: a script or
+/// transaction, or any command while a script runs (it may wait up to the BUSY threshold). An
+/// async server runs such commands where blocking does not stall other connections (tokio's
+/// `block_in_place`).
+pub fn may_block(engine: &Engine, name: &[u8]) -> bool {
+    if engine.scripting.is_busy() {
+        return true;
+    }
+    const LONG: &[&[u8]] = &[
+        b"eval",
+        b"evalsha",
+        b"eval_ro",
+        b"evalsha_ro",
+        b"fcall",
+        b"fcall_ro",
+        b"exec",
+        b"function",
+        b"script",
+    ];
+    LONG.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
 // ---------------------------------------------------------------------------------------
 // Running a script
 
