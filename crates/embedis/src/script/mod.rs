@@ -131,9 +131,28 @@ pub struct Scripting {
     /// The running script called a write command: it cannot be killed.
     wrote: AtomicBool,
     memory_budget: AtomicUsize,
-    /// FUNCTION STATS counts, readable while a function runs (the states are locked then).
+    /// FUNCTION STATS and INFO counters, readable while a script runs (the states are locked
+    /// then).
     library_count: AtomicUsize,
     function_count: AtomicUsize,
+    cached_scripts: AtomicUsize,
+    eval_memory: AtomicUsize,
+    functions_memory: AtomicUsize,
+}
+
+/// Scripting figures for INFO (`used_memory_lua`, `number_of_cached_scripts`...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScriptingInfo {
+    /// Bytes used by the EVAL Lua state.
+    pub eval_memory: usize,
+    /// Bytes used by the functions Lua state.
+    pub functions_memory: usize,
+    /// Scripts in the EVAL cache.
+    pub cached_scripts: usize,
+    /// Loaded libraries.
+    pub libraries: usize,
+    /// Loaded functions.
+    pub functions: usize,
 }
 
 impl Default for Scripting {
@@ -148,6 +167,9 @@ impl Default for Scripting {
             memory_budget: AtomicUsize::new(DEFAULT_MEMORY_BUDGET),
             library_count: AtomicUsize::new(0),
             function_count: AtomicUsize::new(0),
+            cached_scripts: AtomicUsize::new(0),
+            eval_memory: AtomicUsize::new(0),
+            functions_memory: AtomicUsize::new(0),
         }
     }
 }
@@ -163,16 +185,30 @@ impl Scripting {
         self.busy.load(Ordering::Acquire)
     }
 
-    /// Number of cached EVAL scripts.
-    pub fn cached_scripts(&self) -> usize {
-        self.states.lock().scripts.len()
+    /// What INFO reports about scripting. Read from counters, never from the Lua states
+    /// (INFO may run inside a script, which holds them).
+    pub fn info(&self) -> ScriptingInfo {
+        ScriptingInfo {
+            eval_memory: self.eval_memory.load(Ordering::Relaxed),
+            functions_memory: self.functions_memory.load(Ordering::Relaxed),
+            cached_scripts: self.cached_scripts.load(Ordering::Relaxed),
+            libraries: self.library_count.load(Ordering::Relaxed),
+            functions: self.function_count.load(Ordering::Relaxed),
+        }
     }
 
-    /// Bytes used by the Lua states (INFO `used_memory_lua`-like).
-    pub fn lua_memory(&self) -> usize {
-        let s = self.states.lock();
-        s.eval.as_ref().map_or(0, |v| v.lua.used_memory())
-            + s.functions.as_ref().map_or(0, |v| v.lua.used_memory())
+    /// Refreshes the INFO counters from the states (called with them locked).
+    fn update_counters(&self, st: &States) {
+        let mem = |vm: &Option<Vm>| vm.as_ref().map_or(0, |v| v.lua.used_memory());
+        self.eval_memory.store(mem(&st.eval), Ordering::Relaxed);
+        self.functions_memory
+            .store(mem(&st.functions), Ordering::Relaxed);
+        self.cached_scripts
+            .store(st.scripts.len(), Ordering::Relaxed);
+        self.library_count
+            .store(st.libraries.len(), Ordering::Relaxed);
+        self.function_count
+            .store(st.libraries.function_count(), Ordering::Relaxed);
     }
 
     fn start(&self, running: Running) -> RunGuard<'_> {
@@ -517,11 +553,13 @@ fn run_script(
     drop(guard);
     let _ = vm::reset_hook(lua, &s.shared);
     let resp = s.shared.resp.load(Ordering::Relaxed);
-    match outcome {
+    let reply = match outcome {
         Ok(Ok(v)) => convert::lua_to_reply(&v, resp),
         Ok(Err(e)) => Reply::Error(failure(lua, &e, name, budget)),
         Err(e) => Reply::Error(failure(lua, &error_value(lua, &e), name, budget)),
-    }
+    };
+    s.update_counters(states);
+    reply
 }
 
 /// The Lua value standing for an mlua error raised outside the script's protected call.
@@ -622,6 +660,7 @@ pub fn script_load_exec(engine: &Engine, body: &[u8]) -> Result<String> {
     let mut st = engine.scripting.states.lock();
     if !st.scripts.contains_key(&sha) {
         compile_script(engine, &mut st, &sha, body)?;
+        engine.scripting.update_counters(&st);
     }
     Ok(sha)
 }
@@ -642,7 +681,9 @@ pub fn script_flush_exec(engine: &Engine) {
     let old = {
         let mut st = engine.scripting.states.lock();
         st.scripts.clear();
-        st.eval.take()
+        let vm = st.eval.take();
+        engine.scripting.update_counters(&st);
+        vm
     };
     drop(old);
 }
@@ -664,16 +705,8 @@ pub fn function_load_exec(engine: &Engine, payload: &Bytes, replace: bool) -> Re
     *s.shared.load_started.lock() = None;
     // A load timeout leaves the hook firing at every instruction: put the normal one back.
     let _ = vm::reset_hook(&vm.lua, &s.shared);
-    s.update_function_counts(&st.libraries);
+    s.update_counters(st);
     r
-}
-
-impl Scripting {
-    fn update_function_counts(&self, libs: &functions::Libraries) {
-        self.library_count.store(libs.len(), Ordering::Relaxed);
-        self.function_count
-            .store(libs.function_count(), Ordering::Relaxed);
-    }
 }
 
 /// FUNCTION DELETE.
@@ -683,7 +716,7 @@ pub fn function_delete_exec(engine: &Engine, library: &[u8]) -> Result<()> {
     if !st.libraries.delete(library) {
         return Err(error::LIBRARY_NOT_FOUND);
     }
-    s.update_function_counts(&st.libraries);
+    s.update_counters(&st);
     Ok(())
 }
 
@@ -693,8 +726,9 @@ pub fn function_flush_exec(engine: &Engine) {
     let old = {
         let mut st = s.states.lock();
         let libs = std::mem::take(&mut st.libraries);
-        s.update_function_counts(&st.libraries);
-        (libs, st.functions.take())
+        let vm = st.functions.take();
+        s.update_counters(&st);
+        (libs, vm)
     };
     drop(old);
 }
