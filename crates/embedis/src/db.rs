@@ -82,6 +82,8 @@ impl Engine {
     /// waiters.
     pub fn request_shutdown(&self) {
         self.shutdown_requested.store(true, Ordering::SeqCst);
+        // SHUTDOWN NOSAVE is how Redis users stop a script that cannot be killed.
+        self.scripting.stop_for_shutdown();
         self.shutdown_notify.notify_waiters();
     }
 

@@ -17,11 +17,17 @@
 //! FUNCTION STATS and the other `allow_busy` commands. Here, dispatch calls [`wait_if_busy`]
 //! before running any client command; it costs one atomic load when no script runs. When one
 //! does, the command waits (on a condition variable, holding no lock) until either the script
-//! ends (then it runs normally) or the threshold passes: then `allow_busy` commands run (none
-//! of them needs the keyspace or the Lua state) and every other command gets `BUSY`, as in
-//! Redis, where commands sent during a script are only read once the threshold has passed. A
-//! threshold of 0 disables BUSY replies: commands wait for the script to end. The running
-//! time is real elapsed time (a slow script is slow whatever a manual clock says).
+//! ends (then it runs normally) or the threshold passes: then `allow_busy` commands run and
+//! every other command gets `BUSY`, as in Redis, where commands sent during a script are only
+//! read once the threshold has passed. Of the `allow_busy` commands, SCRIPT KILL, FUNCTION
+//! KILL/STATS, MULTI, DISCARD, UNWATCH, AUTH, HELLO, RESET, QUIT and SHUTDOWN need neither the
+//! keyspace nor the Lua state; WATCH needs its key's lock and so waits for the script to end.
+//! A threshold of 0 disables BUSY replies: commands wait for the script to end. The running
+//! time is real elapsed time (a slow script is slow whatever a manual clock says). An async
+//! server runs commands that may wait like this off its event loop ([`may_block`]).
+//!
+//! SHUTDOWN (through `Engine::request_shutdown`) stops the running script even if it wrote,
+//! as SHUTDOWN NOSAVE is Redis's way out of an unkillable script.
 //!
 //! SCRIPT KILL sets a flag that a Lua hook (every 10000 instructions) turns into the error
 //! "Script killed by user with SCRIPT KILL..."; after firing, the hook fires on every
@@ -236,6 +242,14 @@ impl Scripting {
         }
         self.shared.kill.store(true, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Stops the running script, if any, even one that wrote: the engine is shutting down
+    /// (SHUTDOWN NOSAVE is how Redis users stop an unkillable script).
+    pub fn stop_for_shutdown(&self) {
+        if self.running.lock().is_some() {
+            self.shared.kill.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Waits while a script runs, until it ends (`Ok`) or has run past the threshold (`Ok` for
