@@ -49,6 +49,8 @@ pub struct Engine {
     pub clients: crate::clients::Clients,
     /// Lua scripts and functions, and the script running now.
     pub scripting: crate::script::Scripting,
+    /// RDB/AOF persistence (inactive unless the store was opened with a directory).
+    pub persist: crate::persist::Persistence,
     /// SLOWLOG entries.
     pub slowlog: crate::slowlog::Slowlog,
 }
@@ -75,6 +77,16 @@ impl Engine {
     /// A random 64-bit number from the engine's (possibly seeded) generator.
     pub fn random_u64(&self) -> u64 {
         self.rng.lock().next_u64()
+    }
+
+    /// Clients blocked in BLPOP and friends right now (INFO `blocked_clients`).
+    pub fn blocked_clients(&self) -> usize {
+        self.keyspace.blocking.pending()
+    }
+
+    /// Blocked clients with a timeout (INFO `clients_in_timeout_table`).
+    pub fn clients_in_timeout_table(&self) -> usize {
+        self.keyspace.blocking.with_deadline()
     }
 
     /// Asks whoever serves this engine (embedis-server) to stop: sets
@@ -166,6 +178,13 @@ pub struct ClientState {
     pub conn: Option<Arc<crate::clients::ClientConn>>,
     /// MULTI queue and WATCHed keys.
     pub tx: crate::cmd::transactions::TxState,
+    /// Set while blocking commands must not block (inside MULTI/EXEC or a script, like
+    /// Redis's `CLIENT_DENY_BLOCKING`): they reply as their timeout would, at once.
+    pub deny_blocking: bool,
+    /// Whether the running call may block (set by [`Session::execute_or_block`] only).
+    pub(crate) block_allowed: bool,
+    /// A waiter registered by the running command, for [`Session::execute_or_block`].
+    pub(crate) blocked: Option<crate::blocking::PendingBlock>,
 }
 
 impl ClientState {
@@ -183,6 +202,9 @@ impl ClientState {
             close_after_reply: false,
             conn: None,
             tx: Default::default(),
+            deny_blocking: false,
+            block_allowed: false,
+            blocked: None,
         }
     }
 
@@ -223,7 +245,7 @@ impl ClientState {
 /// let clock = ManualClock::new();
 /// let db = Db::builder().clock(clock.clone()).seed(42).build();
 /// db.call(["SET", "k", "v", "PX", "100"]);
-/// clock.advance(std::time::Duration::from_millis(100));
+/// clock.advance(std::time::Duration::from_millis(101));
 /// assert_eq!(db.call(["GET", "k"]), embedis::Reply::Nil);
 /// ```
 #[derive(Debug, Default)]
@@ -232,6 +254,7 @@ pub struct DbBuilder {
     config: ConfigValues,
     seed: Option<u64>,
     active_expiry: Option<bool>,
+    persistence: Option<crate::persist::PersistConfig>,
 }
 
 impl DbBuilder {
@@ -278,8 +301,52 @@ impl DbBuilder {
         self
     }
 
-    /// Builds the store.
+    /// Persists the store in a directory: what is there (RDB file, AOF) is loaded by
+    /// [`DbBuilder::open`], then snapshots and the append-only file are written as configured.
+    ///
+    /// ```
+    /// use embedis::persist::PersistConfig;
+    /// let dir = std::env::temp_dir().join(format!("embedis-doc-{}", std::process::id()));
+    /// let db = embedis::Db::builder()
+    ///     .persistence(PersistConfig::new(&dir).appendonly(true))
+    ///     .open()
+    ///     .unwrap();
+    /// db.call(["SET", "k", "v"]);
+    /// db.save().unwrap();
+    /// drop(db);
+    /// let again = embedis::Db::builder().persistence(PersistConfig::new(&dir)).open().unwrap();
+    /// assert_eq!(again.call(["GET", "k"]), embedis::Reply::bulk("v"));
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// ```
+    pub fn persistence(mut self, config: crate::persist::PersistConfig) -> Self {
+        self.persistence = Some(config);
+        self
+    }
+
+    /// Builds the store and, if [`DbBuilder::persistence`] was given, loads its files and
+    /// starts persisting. A damaged or unreadable file is an error (nothing is overwritten).
+    pub fn open(mut self) -> std::result::Result<Db, crate::persist::PersistError> {
+        let persistence = self.persistence.take();
+        let db = self.build_engine();
+        if let Some(cfg) = persistence {
+            crate::persist::open(&db.engine, cfg)?;
+        }
+        Ok(db)
+    }
+
+    /// Builds the store. With [`DbBuilder::persistence`], this is [`DbBuilder::open`] and
+    /// panics if the files cannot be loaded: call `open` to handle that error.
     pub fn build(self) -> Db {
+        if self.persistence.is_some() {
+            return match self.open() {
+                Ok(db) => db,
+                Err(e) => panic!("embedis: cannot open the persisted store: {e}"),
+            };
+        }
+        self.build_engine()
+    }
+
+    fn build_engine(self) -> Db {
         let seed = self.seed.unwrap_or_else(|| {
             use std::hash::BuildHasher;
             std::collections::hash_map::RandomState::new().hash_one(0u64)
@@ -310,11 +377,16 @@ impl DbBuilder {
             shutdown_notify: tokio::sync::Notify::new(),
             clients: crate::clients::Clients::default(),
             scripting: crate::script::Scripting::default(),
+            persist: crate::persist::Persistence::default(),
             slowlog,
         });
         if self.active_expiry.unwrap_or(true) {
             spawn_active_expiry(Arc::downgrade(&engine));
         }
+        engine
+            .keyspace
+            .blocking
+            .prepare_timer(Arc::downgrade(&engine), engine.clock.clone());
         Db { engine, db: 0 }
     }
 }
@@ -399,6 +471,9 @@ impl Db {
     /// Runs one command given as its arguments, the way a client would send it.
     /// Stateful commands (SELECT, MULTI...) affect only this call; use a [`Session`] to keep
     /// state across calls.
+    /// Blocking commands (BLPOP...) do not block here: with nothing to take they reply as their
+    /// timeout would; use the async methods (`db.blpop(..)`) or
+    /// [`Session::execute_or_block`] to wait.
     pub fn call<I, A>(&self, args: I) -> Reply
     where
         I: IntoIterator<Item = A>,
@@ -466,10 +541,55 @@ impl Session {
         &self.engine
     }
 
-    /// Runs one command.
+    /// Runs one command. A blocking command (BLPOP...) does not block here: with nothing to
+    /// take it replies at once as its timeout would (a null reply), like inside MULTI. Use
+    /// [`Session::execute_or_block`] to block.
     pub fn execute(&mut self, args: &[Bytes]) -> Reply {
         execute(&self.engine, &mut self.state, args)
     }
+
+    /// Runs one command, letting blocking commands block: with nothing to take, BLPOP and
+    /// friends return [`Execution::Blocked`], a call to await for the reply (served FIFO when
+    /// another client pushes, or the timeout reply). Dropping the call withdraws the client.
+    ///
+    /// ```
+    /// # tokio_test_block_on(async {
+    /// use embedis::{Db, Execution, Reply};
+    /// let db = Db::new();
+    /// let mut consumer = db.session();
+    /// let args: Vec<bytes::Bytes> = ["BLPOP", "jobs", "0"].map(bytes::Bytes::from).to_vec();
+    /// let Execution::Blocked(call) = consumer.execute_or_block(&args) else { panic!() };
+    /// db.call(["RPUSH", "jobs", "j1"]);
+    /// assert_eq!(call.await, Reply::Array(vec![Reply::bulk("jobs"), Reply::bulk("j1")]));
+    /// # });
+    /// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop {
+    /// #         if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; }
+    /// #         std::thread::yield_now();
+    /// #     }
+    /// # }
+    /// ```
+    pub fn execute_or_block(&mut self, args: &[Bytes]) -> Execution {
+        self.state.block_allowed = true;
+        let reply = execute(&self.engine, &mut self.state, args);
+        self.state.block_allowed = false;
+        match self.state.blocked.take() {
+            Some(pending) => Execution::Blocked(pending.into_call(self.engine.clone())),
+            None => Execution::Reply(reply),
+        }
+    }
+}
+
+/// What running a command gave: a reply, or a blocked call to await.
+#[derive(Debug)]
+pub enum Execution {
+    /// The command completed.
+    Reply(Reply),
+    /// The command blocked (BLPOP on empty lists...): await the call for its reply.
+    Blocked(crate::blocking::BlockedCall),
 }
 
 /// Resolves, checks and runs one command for `client`, keeping statistics.
@@ -520,9 +640,23 @@ pub(crate) fn run(
     held: Option<&mut Access<'_>>,
 ) -> Reply {
     let watch = Stopwatch::start();
+    // Persistence: the AOF scope (None, one branch, when the AOF is off).
+    let aof = engine.persist.aof().map(|aof| {
+        let now = held
+            .as_ref()
+            .map_or_else(|| engine.clock.now_millis(), |a| a.now_ms());
+        (
+            crate::persist::aof::begin(aof, held.is_none(), client.db),
+            now,
+        )
+    });
     let result = {
         let mut ctx = Ctx::new(engine, client, held);
         (cmd.spec.handler)(&mut ctx, args)
+    };
+    let result = match aof {
+        None => result,
+        Some((scope, now)) => crate::persist::aof::log_result(scope, cmd, args, result, now),
     };
     let usec = watch.elapsed_micros();
     if engine.slowlog.is_slow(usec) && !cmd.spec.has(cmd::flags::SKIP_SLOWLOG) {

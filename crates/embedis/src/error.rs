@@ -79,6 +79,20 @@ pub const SAME_OBJECT: Error = Error::Static("ERR source and destination objects
 /// `ERR timeout is not an integer or out of range`
 pub const TIMEOUT_NOT_INTEGER: Error =
     Error::Static("ERR timeout is not an integer or out of range");
+/// `ERR timeout is not a float or out of range` (blocking commands)
+pub const TIMEOUT_NOT_FLOAT: Error = Error::Static("ERR timeout is not a float or out of range");
+/// `ERR timeout is negative`
+pub const TIMEOUT_NEGATIVE: Error = Error::Static("ERR timeout is negative");
+/// `ERR index out of range` (LSET)
+pub const INDEX_OUT_OF_RANGE: Error = Error::Static("ERR index out of range");
+/// LPOS `RANK 0`
+pub const LPOS_RANK_ZERO: Error = Error::Static(
+    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+);
+/// `ERR COUNT can't be negative` (LPOS)
+pub const COUNT_NEGATIVE: Error = Error::Static("ERR COUNT can't be negative");
+/// `ERR MAXLEN can't be negative` (LPOS)
+pub const MAXLEN_NEGATIVE: Error = Error::Static("ERR MAXLEN can't be negative");
 /// `ERR invalid cursor`
 pub const INVALID_CURSOR: Error = Error::Static("ERR invalid cursor");
 /// `ERR value is out of range, must be positive`
@@ -138,13 +152,44 @@ pub const HASH_VALUE_NOT_INTEGER: Error = Error::Static("ERR hash value is not a
 pub const HASH_VALUE_NOT_FLOAT: Error = Error::Static("ERR hash value is not a float");
 /// `ERR value is NaN or Infinity` (HINCRBYFLOAT with an infinite increment)
 pub const VALUE_NAN_OR_INFINITY: Error = Error::Static("ERR value is NaN or Infinity");
-/// `ERR numkeys should be greater than 0` (SINTERCARD)
+/// `ERR numkeys should be greater than 0` (SINTERCARD, LMPOP, BLMPOP)
 pub const NUMKEYS_NOT_POSITIVE: Error = Error::Static("ERR numkeys should be greater than 0");
 /// `ERR Number of keys can't be greater than number of args` (SINTERCARD)
 pub const NUMKEYS_TOO_MANY: Error =
     Error::Static("ERR Number of keys can't be greater than number of args");
 /// `ERR LIMIT can't be negative` (SINTERCARD)
 pub const LIMIT_NEGATIVE: Error = Error::Static("ERR LIMIT can't be negative");
+/// `ERR XX and NX options at the same time are not compatible` (ZADD)
+pub const XX_AND_NX: Error =
+    Error::Static("ERR XX and NX options at the same time are not compatible");
+/// `ERR GT, LT, and/or NX options at the same time are not compatible` (ZADD)
+pub const GT_LT_NX: Error =
+    Error::Static("ERR GT, LT, and/or NX options at the same time are not compatible");
+/// `ERR INCR option supports a single increment-element pair` (ZADD)
+pub const INCR_SINGLE_PAIR: Error =
+    Error::Static("ERR INCR option supports a single increment-element pair");
+/// `ERR resulting score is not a number (NaN)` (ZADD INCR, ZINCRBY)
+pub const SCORE_IS_NAN: Error = Error::Static("ERR resulting score is not a number (NaN)");
+/// `ERR min or max is not a float` (score ranges)
+pub const MIN_MAX_NOT_FLOAT: Error = Error::Static("ERR min or max is not a float");
+/// `ERR min or max not valid string range item` (lex ranges)
+pub const MIN_MAX_NOT_LEX: Error = Error::Static("ERR min or max not valid string range item");
+/// `ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX`
+pub const LIMIT_NEEDS_BY: Error = Error::Static(
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+);
+/// `ERR syntax error, WITHSCORES not supported in combination with BYLEX`
+pub const WITHSCORES_BYLEX: Error =
+    Error::Static("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
+/// `ERR weight value is not a float` (ZUNION/ZINTER WEIGHTS)
+pub const WEIGHT_NOT_FLOAT: Error = Error::Static("ERR weight value is not a float");
+/// `ERR count should be greater than 0` (ZMPOP, LMPOP)
+pub const COUNT_NOT_POSITIVE: Error = Error::Static("ERR count should be greater than 0");
+/// `ERR value is out of range, value must between -9223372036854775807 and
+/// 9223372036854775807` (ZRANDMEMBER/HRANDFIELD/SRANDMEMBER count of `LONG_MIN`)
+pub const VALUE_NOT_IN_LONG_RANGE: Error = Error::Static(
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+);
 /// `ERR Protocol error: ...` texts are the server's; see embedis-server.
 /// `ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?`
 pub const AUTH_NOT_CONFIGURED: Error = Error::Static(
@@ -238,6 +283,51 @@ pub const LIBRARYNAME_ARG_MISSING: Error = Error::Static("ERR library name argum
 pub const FUNCTION_DUMP_UNSUPPORTED: Error = Error::Static(
     "ERR FUNCTION DUMP and FUNCTION RESTORE are not supported yet (they come with persistence)",
 );
+// Rate limiter commands (cmd/limiter.rs). CL.THROTTLE's texts are redis-cell's, which
+// prefixes everything with "Cell error: " (and its own errors with "Store error: ").
+/// redis-cell's usage error for a wrong number of CL.THROTTLE arguments.
+pub const CELL_USAGE: Error = Error::Static(
+    "Cell error: Store error: Usage: cl.throttle <key> <max_burst> <count per period> <period> [<quantity>]",
+);
+/// redis-cell: a count or period of zero.
+pub const CELL_ZERO_RATE: Error =
+    Error::Static("Cell error: Store error: Zero rates are not supported");
+/// redis-cell: a stored `-1` (counted as missing) blocks every insert attempt.
+pub const CELL_CAS_EXHAUSTED: Error =
+    Error::Static("Cell error: Store error: Failed to update rate limit after 5 attempts");
+/// redis-cell: `RedisModule_SetExpire` refused a negative TTL.
+pub const CELL_EXPIRE_FAILED: Error =
+    Error::Static("Cell error: Store error: Error while setting key expire");
+/// A rate limiter key holds a string that is not that limiter's state (embedis text).
+pub const LIMITER_STATE: Error =
+    Error::Static("ERR the key holds a value that is not this rate limiter's state");
+/// The same key twice in one CL.LIMITALL (embedis text).
+pub const LIMITER_DUPLICATE_KEY: Error =
+    Error::Static("ERR the same key appears twice in one rate limit check");
+// Persistence (DUMP, RESTORE, SAVE, BGSAVE, BGREWRITEAOF).
+/// `BUSYKEY Target key name already exists.` (RESTORE without REPLACE)
+pub const BUSYKEY: Error = Error::Static("BUSYKEY Target key name already exists.");
+/// `ERR DUMP payload version or checksum are wrong`
+pub const DUMP_PAYLOAD: Error = Error::Static("ERR DUMP payload version or checksum are wrong");
+/// `ERR Bad data format` (a RESTORE payload that passes the checksum but does not decode)
+pub const BAD_DATA_FORMAT: Error = Error::Static("ERR Bad data format");
+/// `ERR Invalid TTL value, must be >= 0`
+pub const INVALID_TTL: Error = Error::Static("ERR Invalid TTL value, must be >= 0");
+/// `ERR Invalid IDLETIME value, must be >= 0`
+pub const INVALID_IDLETIME: Error = Error::Static("ERR Invalid IDLETIME value, must be >= 0");
+/// `ERR Invalid FREQ value, must be >= 0 and <= 255`
+pub const INVALID_FREQ: Error = Error::Static("ERR Invalid FREQ value, must be >= 0 and <= 255");
+/// `ERR Background save already in progress`
+pub const BGSAVE_IN_PROGRESS: Error = Error::Static("ERR Background save already in progress");
+/// `ERR Background append only file rewriting already in progress`
+pub const BGREWRITE_IN_PROGRESS: Error =
+    Error::Static("ERR Background append only file rewriting already in progress");
+/// Not a Redis text: SAVE, BGSAVE and BGREWRITEAOF on a store opened without a directory
+/// (a redis-server always has one; an in-process store may have none).
+pub const PERSISTENCE_OFF: Error = Error::Static(
+    "ERR persistence is not configured: open the store with a directory (DbBuilder::persistence, or the server's --dir)",
+);
+
 /// `ERR invalid first DB index` (SWAPDB)
 pub const INVALID_FIRST_DB: Error = Error::Static("ERR invalid first DB index");
 /// `ERR invalid second DB index` (SWAPDB)
@@ -284,6 +374,18 @@ pub const CLOCK_NOT_MANUAL: Error = Error::Static(
 );
 
 impl Error {
+    /// `MISCONF Errors writing to the AOF file: <reason>`: the write was applied but could
+    /// not be logged.
+    pub fn aof_write(reason: &str) -> Error {
+        Error::Formatted(format!("MISCONF Errors writing to the AOF file: {reason}"))
+    }
+
+    /// `ERR <reason>` for a SAVE that failed (Redis replies a bare `ERR` and logs the
+    /// reason; embedis says it).
+    pub fn save_failed(reason: &str) -> Error {
+        Error::Formatted(format!("ERR {reason}"))
+    }
+
     /// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`,
     /// what a subcommand sends when its own argument check fails (SLOWLOG GET 1 2).
     pub fn subcommand_syntax(command: &[u8], sub: &[u8]) -> Error {
@@ -327,6 +429,14 @@ impl Error {
             command: command.to_ascii_uppercase(),
             sub: sanitize(&sub[..sub.len().min(128)]),
         }
+    }
+
+    /// `ERR at least 1 input key is needed for '<cmd>' command` (ZUNION, ZINTER, ZDIFF...;
+    /// `cmd` is the command's table name).
+    pub fn no_input_keys(cmd: &str) -> Error {
+        Error::Formatted(format!(
+            "ERR at least 1 input key is needed for '{cmd}' command"
+        ))
     }
 
     /// `ERR wrong number of arguments for '<name>' command`, `name` as the user typed it,
@@ -380,6 +490,25 @@ impl Error {
     /// LOAD options...): `msg` is Redis's text after the `ERR ` code.
     pub fn err_msg(msg: impl std::fmt::Display) -> Error {
         Error::Formatted(format!("ERR {msg}"))
+    }
+
+    /// redis-cell's error for an argument that is not an integer.
+    pub fn cell_not_integer(arg: &[u8]) -> Error {
+        Error::Formatted(format!(
+            "Cell error: Store error: Couldn't parse as integer: {}",
+            sanitize(arg)
+        ))
+    }
+
+    /// redis-cell's error for a stored value it cannot read (`detail` is Rust's own text
+    /// for the parse or UTF-8 error, which redis-cell passes through).
+    pub fn cell_bad_value(detail: &str) -> Error {
+        Error::Formatted(format!("Cell error: {detail}"))
+    }
+
+    /// A rate limiter policy, cost or lease argument out of range (embedis text).
+    pub fn limiter_invalid(detail: &dyn fmt::Display) -> Error {
+        Error::Formatted(format!("ERR invalid rate limit: {detail}"))
     }
 
     /// `ERR Syntax error in HELLO option '<opt>'`

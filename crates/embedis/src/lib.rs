@@ -24,15 +24,17 @@
 //!   [`Reply`] values.
 //! - [`error`]: every error reply and its exact Redis text, in one enum.
 //! - [`reply`]: the reply value type (RESP2/RESP3 shapes without the bytes).
-//! - [`glob`]: Redis's glob matching (KEYS, SCAN MATCH, pattern subscriptions).
+//! - [`glob`]: Redis's glob matching (KEYS, SCAN MATCH, CONFIG GET, COMMAND LIST, PSUBSCRIBE).
 //! - [`num`]: integers and doubles parsed and formatted exactly like Redis.
-//! - [`glob`]: Redis's glob-style pattern matching (KEYS, SCAN MATCH, PSUBSCRIBE).
+//! - [`blocking`]: clients blocked in BLPOP and friends: FIFO queues per key, serving,
+//!   timeouts.
 //! - [`clients`]: the registry of connected clients (CLIENT LIST/KILL, INFO clients).
 //! - [`config`], [`stats`]: CONFIG values and INFO counters; [`slowlog`]: SLOWLOG.
 //! - [`glob`]: Redis's glob patterns (KEYS, CONFIG GET, COMMAND LIST).
 //! - [`script`]: Lua scripting (EVAL, FUNCTION/FCALL) with Redis 7.0's environment.
 
 pub mod api;
+pub mod blocking;
 pub mod clients;
 pub mod clock;
 pub mod cmd;
@@ -42,6 +44,7 @@ pub mod error;
 pub mod glob;
 pub mod keyspace;
 pub mod num;
+pub mod persist;
 pub mod reply;
 pub mod script;
 pub mod slowlog;
@@ -49,8 +52,9 @@ pub mod stats;
 pub mod types;
 
 pub use api::Transaction;
+pub use blocking::BlockedCall;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use db::{ClientState, Db, DbBuilder, Engine, Session};
+pub use db::{ClientState, Db, DbBuilder, Engine, Execution, Session};
 pub use error::{Error, Result};
 pub use reply::Reply;
 

@@ -3,12 +3,21 @@
 //! API and `Db::call` cannot disagree.
 
 mod bitmap;
+pub mod bzpop;
+mod compare;
 mod hash;
 mod keys;
+mod limiter;
+pub mod list;
+mod persist;
 mod scripting;
 mod server;
 mod set;
+mod sort;
 mod string;
 mod transaction;
 
 pub use transaction::Transaction;
+mod zset;
+
+pub use zset::Scored;

@@ -471,6 +471,8 @@ pub fn copy_exec(
     }
     a.set_in(dst_db, dst, value, expire_at);
     a.touched_in(dst_db, dst);
+    // Clients blocked on `dst` in the destination database may take from it now.
+    a.signal_ready(dst_db, dst);
     Ok(true)
 }
 
@@ -513,6 +515,8 @@ pub fn move_exec(a: &mut Access<'_>, key: &[u8], dst_db: usize) -> Result<bool> 
     a.set_in(dst_db, key, entry.value, expire_at);
     a.touched(key);
     a.notify_watchers(dst_db, key);
+    // Clients blocked on `key` in the destination database may take from it now.
+    a.signal_ready(dst_db, key);
     Ok(true)
 }
 
@@ -1239,7 +1243,8 @@ mod tests {
         db.set("a", "v");
         db.set("b", "v");
         db.pexpire("b", 5, ExpireCondition::Always).unwrap();
-        clock.advance(Duration::from_millis(5));
+        // Like Redis, a key lives through its expiry millisecond.
+        clock.advance(Duration::from_millis(6));
         assert_eq!(db.keys("*"), vec![Bytes::from_static(b"a")]);
         assert_eq!(db.call(["DBSIZE"]), Reply::Int(2));
     }
@@ -1261,13 +1266,13 @@ mod tests {
             db.pexpire(format!("k{i}"), 1, ExpireCondition::Always)
                 .unwrap();
         }
-        clock.advance(Duration::from_millis(1));
+        clock.advance(Duration::from_millis(2));
         assert_eq!(db.random_key(), Some(Bytes::from_static(b"k199")));
         for i in 199..200 {
             db.pexpire(format!("k{i}"), 1, ExpireCondition::Always)
                 .unwrap();
         }
-        clock.advance(Duration::from_millis(1));
+        clock.advance(Duration::from_millis(2));
         assert_eq!(db.random_key(), None);
         assert_eq!(db.call(["DBSIZE"]), Reply::Int(0));
     }

@@ -12,15 +12,21 @@
 pub mod aggregate;
 pub mod args;
 pub mod bitmap;
+pub mod bzpop;
 pub mod connection;
 pub mod embedis;
 pub mod hash;
 pub mod keys;
+pub mod limiter;
+pub mod list;
+pub mod persist;
 pub mod scripting;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod transactions;
+pub mod zset;
 
 // foldhash: the lookup runs once per command; SipHash showed up at ~2-3% in profiles.
 use foldhash::HashMap;
@@ -178,6 +184,10 @@ const FAMILIES: &[&[CommandSpec]] = &[
     string::COMMANDS,
     bitmap::COMMANDS,
     keys::COMMANDS,
+    list::COMMANDS,
+    sort::COMMANDS,
+    bzpop::COMMANDS,
+    limiter::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
     transactions::COMMANDS,
@@ -185,6 +195,8 @@ const FAMILIES: &[&[CommandSpec]] = &[
     hash::COMMANDS,
     set::COMMANDS,
     embedis::COMMANDS,
+    persist::COMMANDS,
+    zset::COMMANDS,
 ];
 
 /// A resolved command: its row, its full name (`client|list`) and its index for statistics.
@@ -352,6 +364,26 @@ impl<'a, 'g> Ctx<'a, 'g> {
     /// The selected database.
     pub fn db(&self) -> usize {
         self.client.db
+    }
+
+    /// Whether a blocking command may block now: only for a caller that can wait
+    /// (`Session::execute_or_block`), never inside MULTI/EXEC or a script (which run under a
+    /// held lock, or set `deny_blocking`). Otherwise blocking commands reply as their timeout
+    /// would.
+    pub fn may_block(&self) -> bool {
+        self.client.block_allowed && !self.client.deny_blocking && self.held.is_none()
+    }
+
+    /// Whether blocking is refused because of MULTI/EXEC or a script (where some commands
+    /// reply differently from a timeout: BLMOVE answers a null bulk, not a null array).
+    pub fn blocking_denied(&self) -> bool {
+        self.client.deny_blocking || self.held.is_some()
+    }
+
+    /// Hands a waiter registered by a blocking command to the caller (see
+    /// `Session::execute_or_block`).
+    pub fn set_blocked(&mut self, pending: crate::blocking::PendingBlock) {
+        self.client.blocked = Some(pending);
     }
 
     /// Runs `f` with the shard holding `key` locked (or with the held lock).

@@ -185,9 +185,9 @@ pub(crate) fn rejected(client: &mut ClientState, name: &[u8], e: Error) -> Reply
 /// Runs `f` as one atomic block against every shard of the keyspace: with the lock already held
 /// (EXEC running EVAL, a script inside EXEC) or with a new all-shards lock on database `db`.
 ///
-/// This is the one place where EXEC and script blocks end. Clients blocked on keys (BLPOP...)
-/// are to be served once here, after the whole block, not after each command inside it: the
-/// lists family hooks in at [`end_of_atomic_block`].
+/// Clients blocked on keys the block made ready (BLPOP...) are served once, when this lock is
+/// released (the `Access` drops: see `blocking::serve_ready`), after the whole block and not
+/// after each command inside it; commands inside it never block (their `Ctx` has `held`).
 pub(crate) fn atomic_block<R>(
     engine: &Engine,
     held: Option<&mut Access<'_>>,
@@ -199,17 +199,10 @@ pub(crate) fn atomic_block<R>(
         None => {
             let now = engine.clock.now_millis();
             let mut a = engine.keyspace.lock_all(&engine.stats, db, now);
-            let r = f(&mut a);
-            end_of_atomic_block(engine, &mut a);
-            r
+            f(&mut a)
         }
     }
 }
-
-/// Hook run at the end of an atomic block (EXEC, EVAL, FCALL) that took its own lock, while the
-/// lock is still held. Serving blocked clients for keys the block made ready belongs here (the
-/// lists family); nothing else needs to happen at that point today.
-fn end_of_atomic_block(_engine: &Engine, _a: &mut Access<'_>) {}
 
 fn multi(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> Result<Reply> {
     if ctx.client.tx.in_multi() {

@@ -15,11 +15,16 @@ pub mod table;
 pub mod value;
 pub mod watch;
 
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
 
 pub use table::{Entry, Table, TableCursor};
 pub use value::Value;
 
+use crate::blocking::{Blocking, ShardWaiters};
 use crate::stats::Stats;
 
 /// Number of shards. A power of two; 64 keeps contention low on many cores while the
@@ -34,15 +39,55 @@ const SHARD_SHIFT: u32 = 40;
 #[derive(Debug)]
 pub struct Shard {
     tables: Box<[Table]>,
+    /// Clients blocked on keys of this shard (see [`crate::blocking`]).
+    pub(crate) waiters: ShardWaiters,
+    /// A snapshot waiting for this shard's contents (see [`ShardCapture`]).
+    capture: Option<Arc<dyn ShardCapture>>,
+}
+
+/// A point-in-time snapshot in progress (BGSAVE, AOF rewrite): it is handed each shard's
+/// contents by whoever locks that shard first after the snapshot was requested, before any
+/// change, so the snapshot is the keyspace as it was at the request (see `persist`).
+pub trait ShardCapture: Send + Sync + std::fmt::Debug {
+    /// Records shard `idx` as it is now. Called with the shard locked.
+    fn capture(&self, idx: usize, shard: &Shard);
+}
+
+/// Hands a locked shard to its pending snapshot, if any: a single branch when none is.
+#[inline]
+fn settle(idx: usize, shard: &mut Shard) {
+    if shard.capture.is_some() {
+        if let Some(c) = shard.capture.take() {
+            c.capture(idx, shard);
+        }
+    }
 }
 
 impl Shard {
+    /// Every logical database's table, read-only (snapshots).
+    pub fn tables(&self) -> &[Table] {
+        &self.tables
+    }
+
+    /// Asks for this shard to be handed to `capture` before its next change (the caller
+    /// holds the lock; a capture still pending is settled first).
+    pub fn request_capture(&mut self, idx: usize, capture: Arc<dyn ShardCapture>) {
+        settle(idx, self);
+        self.capture = Some(capture);
+    }
+
     /// The table of logical database `db`.
     pub fn table(&mut self, db: usize) -> &mut Table {
         &mut self.tables[db]
     }
 
-    /// Swaps two logical databases' tables.
+    /// The table of logical database `db`, for reading.
+    pub fn table_ref(&self, db: usize) -> &Table {
+        &self.tables[db]
+    }
+
+    /// Swaps two logical databases' tables. Blocked clients stay with their database index,
+    /// as in Redis (call [`Access::signal_waited_keys`] for both databases afterwards).
     pub fn swap(&mut self, a: usize, b: usize) {
         self.tables.swap(a, b);
     }
@@ -56,6 +101,8 @@ pub struct Keyspace {
     databases: usize,
     /// WATCHed keys and their watchers (MULTI/EXEC).
     pub watches: std::sync::Arc<watch::Watches>,
+    /// Blocked clients: counters, deadlines (the queues are in the shards).
+    pub blocking: Arc<Blocking>,
 }
 
 impl Keyspace {
@@ -65,6 +112,8 @@ impl Keyspace {
             .map(|_| {
                 Mutex::new(Shard {
                     tables: (0..databases).map(|_| Table::default()).collect(),
+                    waiters: ShardWaiters::default(),
+                    capture: None,
                 })
             })
             .collect();
@@ -73,6 +122,7 @@ impl Keyspace {
             hasher: foldhash::fast::FixedState::with_seed(seed),
             databases,
             watches: std::sync::Arc::new(watch::Watches::new(databases)),
+            blocking: Arc::default(),
         }
     }
 
@@ -99,6 +149,12 @@ impl Keyspace {
     }
 
     /// Locks the shard holding `key`: enough for a command that touches only that key.
+    ///
+    /// Except when a blocked client waits on `key` with an operation that writes other keys
+    /// (BLMOVE): serving it, which happens before this lock is released, may need any shard,
+    /// so every shard is locked instead. Whether that is the case is read under the shard
+    /// lock, where no waiter on `key` can appear or go; the atomic load in front keeps the
+    /// check free while nobody blocks.
     pub fn lock_key<'a>(
         &'a self,
         key: &[u8],
@@ -107,13 +163,36 @@ impl Keyspace {
         now_ms: u64,
     ) -> Access<'a> {
         let idx = Self::shard_of(self.hash(key));
+        let guard = self.lock_index(idx);
+        if self.blocking.pending() > 0 && guard.waiters.needs_all(db, key) {
+            drop(guard);
+            return self.lock_all(stats, db, now_ms);
+        }
         Access {
             ks: self,
             stats,
-            guards: Guards::One(idx, self.shards[idx].lock()),
+            guards: Guards::One(idx, guard),
             db,
             now_ms,
+            ready: VecDeque::new(),
         }
+    }
+
+    /// Runs `f` on the waiter queues of `key`'s shard, locking just that shard (withdrawing
+    /// a waiter: the caller holds no shard lock).
+    pub(crate) fn with_waiters_of<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(&mut ShardWaiters) -> R,
+    ) -> R {
+        let idx = Self::shard_of(self.hash(key));
+        f(&mut self.shards[idx].lock().waiters)
+    }
+
+    fn lock_index(&self, idx: usize) -> MutexGuard<'_, Shard> {
+        let mut g = self.shards[idx].lock();
+        settle(idx, &mut g);
+        g
     }
 
     /// Locks every shard, in ascending order.
@@ -121,9 +200,10 @@ impl Keyspace {
         Access {
             ks: self,
             stats,
-            guards: Guards::All(self.shards.iter().map(|s| s.lock()).collect()),
+            guards: Guards::All((0..SHARDS).map(|i| self.lock_index(i)).collect()),
             db,
             now_ms,
+            ready: VecDeque::new(),
         }
     }
 
@@ -132,9 +212,10 @@ impl Keyspace {
         Access {
             ks: self,
             stats,
-            guards: Guards::One(idx, self.shards[idx].lock()),
+            guards: Guards::One(idx, self.lock_index(idx)),
             db: 0,
             now_ms,
+            ready: VecDeque::new(),
         }
     }
 }
@@ -149,6 +230,9 @@ enum Guards<'a> {
 /// Lookups apply lazy expiry (an expired key is removed when touched and counted in
 /// `expired_keys`), read lookups count keyspace hits and misses, and every method works on the
 /// selected database [`Access::db`] unless it takes one explicitly.
+///
+/// Dropping an `Access` serves the clients blocked on keys its writes made ready, before the
+/// locks are released (see [`crate::blocking`]).
 pub struct Access<'a> {
     ks: &'a Keyspace,
     stats: &'a Stats,
@@ -156,6 +240,17 @@ pub struct Access<'a> {
     /// The logical database commands address.
     pub db: usize,
     now_ms: u64,
+    /// Keys with blocked clients that writes under this lock made ready, in order.
+    ready: VecDeque<(usize, Bytes)>,
+}
+
+impl Drop for Access<'_> {
+    fn drop(&mut self) {
+        // Not while unwinding: a panic under the lock must not run more commands.
+        if !self.ready.is_empty() && !std::thread::panicking() {
+            crate::blocking::serve_ready(self);
+        }
+    }
 }
 
 impl std::fmt::Debug for Access<'_> {
@@ -185,7 +280,10 @@ impl<'a> Access<'a> {
     /// The shard for `hash`. Panics if this view does not hold it: a command that declared a
     /// single-key lock touched another key, a bug caught by the tests of that command.
     fn shard(&mut self, hash: u64) -> &mut Shard {
-        let idx = Keyspace::shard_of(hash);
+        self.shard_at(Keyspace::shard_of(hash))
+    }
+
+    fn shard_at(&mut self, idx: usize) -> &mut Shard {
         match &mut self.guards {
             Guards::One(held, g) => {
                 assert_eq!(*held, idx, "command touched a key outside its locked shard");
@@ -236,6 +334,38 @@ impl<'a> Access<'a> {
         let e = table.get_mut(hash, key)?;
         e.access = lru;
         Some(e)
+    }
+
+    /// Looks several keys up for reading at once, for commands that read all their inputs
+    /// together (ZUNION, SINTER...): each key is counted and expired like [`Access::get`],
+    /// then all are returned as shared references (a key named twice appears twice).
+    pub fn get_many<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Vec<Option<&Entry>> {
+        let mut hashes = Vec::with_capacity(keys.len());
+        for k in keys {
+            let found = self.get(k.as_ref()).is_some();
+            hashes.push(found.then(|| self.ks.hash(k.as_ref())));
+        }
+        let db = self.db;
+        let this: &Self = self;
+        keys.iter()
+            .zip(hashes)
+            .map(|(k, hash)| {
+                let hash = hash?;
+                this.shard_ref(hash).table_ref(db).get(hash, k.as_ref())
+            })
+            .collect()
+    }
+
+    /// The shard for `hash`, for reading (same rule as [`Access::shard`]).
+    fn shard_ref(&self, hash: u64) -> &Shard {
+        let idx = Keyspace::shard_of(hash);
+        match &self.guards {
+            Guards::One(held, g) => {
+                assert_eq!(*held, idx, "command touched a key outside its locked shard");
+                g
+            }
+            Guards::All(gs) => &gs[idx],
+        }
     }
 
     /// Looks a key up for writing (no hit/miss statistics).
@@ -371,11 +501,68 @@ impl<'a> Access<'a> {
     }
 
     /// Records that a write changed `key` (dirty counter; WATCH and keyspace notifications
-    /// hook in here).
+    /// hook in here), and marks it ready if clients are blocked on it.
     pub fn touched(&mut self, key: &[u8]) {
         self.stats.dirty.inc();
+        self.signal_ready(self.db, key);
         if self.ks.watches.is_active() {
             self.touch_watchers(self.db, key);
+        }
+    }
+
+    /// Marks `key` of `db` ready for the clients blocked on it, if any: they are served when
+    /// this `Access` is dropped. `touched` does this for the selected database; commands that
+    /// write keys of another database (MOVE, COPY ... DB) call it for that one.
+    pub fn signal_ready(&mut self, db: usize, key: &[u8]) {
+        if self.ks.blocking.pending() == 0 {
+            return;
+        }
+        let hash = self.ks.hash(key);
+        if !self.shard(hash).waiters.has_live(db, key) {
+            return;
+        }
+        if !self
+            .ready
+            .iter()
+            .any(|(d, k)| *d == db && k.as_ref() == key)
+        {
+            self.ready.push_back((db, Bytes::copy_from_slice(key)));
+        }
+    }
+
+    /// Marks every key of `db` that clients wait on as ready (after SWAPDB, whose swapped-in
+    /// keys may satisfy them). Only with [`Access::holds_all`].
+    pub fn signal_waited_keys(&mut self, db: usize) {
+        if self.ks.blocking.pending() == 0 {
+            return;
+        }
+        let keys: Vec<Bytes> = self
+            .shards()
+            .flat_map(|s| s.waiters.waited_keys(db))
+            .collect();
+        for k in keys {
+            if !self.ready.iter().any(|(d, r)| *d == db && *r == k) {
+                self.ready.push_back((db, k));
+            }
+        }
+    }
+
+    /// The next key made ready, oldest first.
+    pub(crate) fn take_ready(&mut self) -> Option<(usize, Bytes)> {
+        self.ready.pop_front()
+    }
+
+    /// The waiter queues of the shard holding `key` (which this view must hold).
+    pub(crate) fn waiters_of(&mut self, key: &[u8]) -> &mut ShardWaiters {
+        let hash = self.ks.hash(key);
+        &mut self.shard(hash).waiters
+    }
+
+    /// Whether this view holds the shard of `key`.
+    pub fn holds_shard_of(&self, key: &[u8]) -> bool {
+        match &self.guards {
+            Guards::All(_) => true,
+            Guards::One(held, _) => *held == Keyspace::shard_of(self.ks.hash(key)),
         }
     }
 }
@@ -399,10 +586,12 @@ mod tests {
             assert!(a.set_expire(b"k", Some(1500)));
             assert!(a.get(b"k").is_some());
         }
-        let mut a = ks.lock_key(b"k", &stats, 0, 1500);
+        // Alive through its expiry millisecond, like Redis; gone after it.
+        assert!(ks.lock_key(b"k", &stats, 0, 1500).get(b"k").is_some());
+        let mut a = ks.lock_key(b"k", &stats, 0, 1501);
         assert!(a.get(b"k").is_none());
         assert_eq!(stats.expired_keys.get(), 1);
-        assert_eq!(stats.keyspace_hits.get(), 1);
+        assert_eq!(stats.keyspace_hits.get(), 2);
         assert_eq!(stats.keyspace_misses.get(), 1);
     }
 
@@ -456,7 +645,7 @@ mod tests {
         }
         let mut n = 0;
         for t in a.tables(0) {
-            n += t.expire_due(1049, usize::MAX, |_| {});
+            n += t.expire_due(1050, usize::MAX, |_| {});
         }
         assert_eq!(n, 50);
         assert_eq!(a.dbsize(0), 50);
