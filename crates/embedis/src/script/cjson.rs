@@ -21,6 +21,12 @@ use super::vm::{arg_error, check_integer, raise_str, to_number, type_name};
 /// Depth beyond which neither encode nor decode recurses, whatever the configuration says.
 const HARD_MAX_DEPTH: i64 = 1000;
 
+/// Recursion grows the stack by this much when less than [`STACK_RED_ZONE`] is left, so that
+/// deep documents work on small thread stacks (server workers) too.
+pub(crate) const STACK_SEGMENT: usize = 1 << 20;
+/// See [`STACK_SEGMENT`].
+pub(crate) const STACK_RED_ZONE: usize = 64 << 10;
+
 #[derive(Debug, Clone)]
 struct Config {
     sparse_convert: bool,
@@ -194,6 +200,11 @@ impl Encoder<'_> {
     }
 
     fn value(&mut self, v: &Value, depth: i64) -> mlua::Result<()> {
+        // Up to 1000 levels of recursion: grow the stack rather than overflow a small one.
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || self.value_inner(v, depth))
+    }
+
+    fn value_inner(&mut self, v: &Value, depth: i64) -> mlua::Result<()> {
         match v {
             Value::String(s) => self.string(&s.as_bytes()),
             Value::Integer(i) => self.number(v, *i as f64)?,
@@ -659,6 +670,10 @@ impl Parser<'_> {
     }
 
     fn value(&mut self, tok: (Tok, usize)) -> mlua::Result<Value> {
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || self.value_inner(tok))
+    }
+
+    fn value_inner(&mut self, tok: (Tok, usize)) -> mlua::Result<Value> {
         Ok(match tok.0 {
             Tok::Str => Value::String(self.lua.create_string(&self.text)?),
             Tok::Num(n) => Value::Number(n),

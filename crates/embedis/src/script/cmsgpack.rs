@@ -12,6 +12,7 @@
 
 use mlua::{Lua, MultiValue, Table, Value};
 
+use super::cjson::{STACK_RED_ZONE, STACK_SEGMENT};
 use super::vm::{arg_error, arg_type, c_i64, check_integer, raise_str};
 
 /// Tables nested deeper than this encode as nil (`LUACMSGPACK_MAX_NESTING`).
@@ -112,6 +113,12 @@ fn is_array(t: &Table) -> mlua::Result<bool> {
 }
 
 fn encode(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> {
+    stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || {
+        encode_inner(out, v, level)
+    })
+}
+
+fn encode_inner(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> {
     match v {
         Value::String(s) => encode_bytes(out, &s.as_bytes()),
         Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
@@ -177,6 +184,12 @@ impl Cursor<'_> {
 }
 
 fn decode(lua: &Lua, c: &mut Cursor<'_>, depth: usize) -> Result<Value, DecodeError> {
+    stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || {
+        decode_inner(lua, c, depth)
+    })
+}
+
+fn decode_inner(lua: &Lua, c: &mut Cursor<'_>, depth: usize) -> Result<Value, DecodeError> {
     c.need(1)?;
     let p = c.pos;
     let b = c.data[p];

@@ -48,6 +48,14 @@ fn single(lua: &Lua, key: &str, v: impl mlua::IntoLua) -> mlua::Result<Value> {
 
 /// A command's reply as the script sees it (`resp` is the script's protocol).
 pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<Value> {
+    stacker::maybe_grow(
+        super::cjson::STACK_RED_ZONE,
+        super::cjson::STACK_SEGMENT,
+        || reply_to_lua_inner(lua, reply, resp),
+    )
+}
+
+fn reply_to_lua_inner(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<Value> {
     let resp3 = resp >= 3;
     Ok(match reply {
         Reply::Ok => single(lua, "ok", "OK")?,
