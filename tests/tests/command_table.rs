@@ -21,6 +21,8 @@ const GROUPS: &[&str] = &[
     "set",
     "list",
     "sorted-set",
+    "scripting",
+    "transactions",
 ];
 
 /// `core` rows of those groups that come later (with the data types they need).

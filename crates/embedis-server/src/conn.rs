@@ -93,7 +93,14 @@ async fn run(
                 Ok(true) => {
                     ran = true;
                     let stopping = engine.shutdown_requested.load(Ordering::SeqCst);
-                    let executed = session.execute_or_block(&args);
+                    // Scripts and transactions may hold this thread for long (and other
+                    // commands wait while a script runs): let tokio move this worker's other
+                    // tasks and I/O duties elsewhere meanwhile, so that SCRIPT KILL gets in.
+                    let executed = if embedis::script::may_block(&engine, &args[0]) {
+                        tokio::task::block_in_place(|| session.execute_or_block(&args))
+                    } else {
+                        session.execute_or_block(&args)
+                    };
                     // The arguments share the read buffer: release them before the next read.
                     args.clear();
                     let reply = match executed {

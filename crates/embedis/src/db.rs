@@ -47,6 +47,8 @@ pub struct Engine {
     shutdown_notify: tokio::sync::Notify,
     /// Connected clients (server connections register here).
     pub clients: crate::clients::Clients,
+    /// Lua scripts and functions, and the script running now.
+    pub scripting: crate::script::Scripting,
     /// RDB/AOF persistence (inactive unless the store was opened with a directory).
     pub persist: crate::persist::Persistence,
     /// SLOWLOG entries.
@@ -95,6 +97,8 @@ impl Engine {
     /// waiters.
     pub fn request_shutdown(&self) {
         self.shutdown_requested.store(true, Ordering::SeqCst);
+        // SHUTDOWN NOSAVE is how Redis users stop a script that cannot be killed.
+        self.scripting.stop_for_shutdown();
         self.shutdown_notify.notify_waiters();
     }
 
@@ -267,6 +271,8 @@ pub struct ClientState {
     pub close_after_reply: bool,
     /// Connection details, for clients of the server (CLIENT LIST/INFO/KILL).
     pub conn: Option<Arc<crate::clients::ClientConn>>,
+    /// MULTI queue and WATCHed keys.
+    pub tx: crate::cmd::transactions::TxState,
     /// Set while blocking commands must not block (inside MULTI/EXEC or a script, like
     /// Redis's `CLIENT_DENY_BLOCKING`): they reply as their timeout would, at once.
     pub deny_blocking: bool,
@@ -290,6 +296,7 @@ impl ClientState {
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             conn: None,
+            tx: Default::default(),
             deny_blocking: false,
             block_allowed: false,
             blocked: None,
@@ -464,6 +471,7 @@ impl DbBuilder {
             shutdown_requested: AtomicBool::new(false),
             shutdown_notify: tokio::sync::Notify::new(),
             clients: crate::clients::Clients::default(),
+            scripting: crate::script::Scripting::default(),
             persist: crate::persist::Persistence::default(),
             slowlog,
             peak_memory: AtomicU64::new(0),
@@ -698,14 +706,19 @@ pub(crate) fn execute(engine: &Engine, client: &mut ClientState, args: &[Bytes])
             }
             client.note_command(known.map(|c| c.full_name));
             engine.stats.count_error(&e);
-            return Reply::Error(e);
+            return cmd::transactions::rejected(client, &args[0], e);
         }
     };
     if !client.authenticated && !cmd.spec.has(cmd::flags::NO_AUTH) {
         engine.command_stats[cmd.id].rejected_calls.inc();
         engine.stats.count_error(&Error::NoAuth);
         client.note_command(Some(cmd.full_name));
-        return Reply::Error(Error::NoAuth);
+        return cmd::transactions::rejected(client, &args[0], Error::NoAuth);
+    }
+    // MULTI queueing, no_multi refusal and BUSY while a script runs (cmd/transactions.rs).
+    if let Some(r) = cmd::transactions::before_run(engine, client, cmd, args) {
+        client.note_command(Some(cmd.full_name));
+        return r;
     }
     if let Err(e) = engine.check_maxmemory(None, cmd.spec.has(cmd::flags::DENYOOM)) {
         engine.command_stats[cmd.id].rejected_calls.inc();

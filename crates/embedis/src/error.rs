@@ -192,6 +192,93 @@ pub const AUTH_NOT_CONFIGURED: Error = Error::Static(
     "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
 );
 
+// Transactions (MULTI/EXEC/WATCH) and scripting (EVAL, SCRIPT, FUNCTION, FCALL).
+/// `ERR MULTI calls can not be nested`
+pub const MULTI_NESTED: Error = Error::Static("ERR MULTI calls can not be nested");
+/// `ERR EXEC without MULTI`
+pub const EXEC_WITHOUT_MULTI: Error = Error::Static("ERR EXEC without MULTI");
+/// `ERR DISCARD without MULTI`
+pub const DISCARD_WITHOUT_MULTI: Error = Error::Static("ERR DISCARD without MULTI");
+/// `ERR WATCH inside MULTI is not allowed`
+pub const WATCH_IN_MULTI: Error = Error::Static("ERR WATCH inside MULTI is not allowed");
+/// `EXECABORT Transaction discarded because of previous errors.`
+pub const EXECABORT: Error =
+    Error::Static("EXECABORT Transaction discarded because of previous errors.");
+/// `ERR Command not allowed inside a transaction` (commands flagged `no_multi`)
+pub const NOT_ALLOWED_IN_MULTI: Error =
+    Error::Static("ERR Command not allowed inside a transaction");
+/// `BUSY ...` while an EVAL script runs past the time limit.
+pub const BUSY_SCRIPT: Error = Error::Static(
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+);
+/// `BUSY ...` while a function (FCALL) runs past the time limit.
+pub const BUSY_FUNCTION: Error = Error::Static(
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.",
+);
+/// `NOTBUSY No scripts in execution right now.`
+pub const NOTBUSY: Error = Error::Static("NOTBUSY No scripts in execution right now.");
+/// SCRIPT KILL / FUNCTION KILL of a script that already wrote.
+pub const UNKILLABLE: Error = Error::Static(
+    "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+);
+/// `NOSCRIPT No matching script. Please use EVAL.`
+pub const NOSCRIPT: Error = Error::Static("NOSCRIPT No matching script. Please use EVAL.");
+/// `ERR Number of keys can't be greater than number of args`
+pub const TOO_MANY_KEYS: Error =
+    Error::Static("ERR Number of keys can't be greater than number of args");
+/// `ERR Number of keys can't be negative`
+pub const NEGATIVE_KEYS: Error = Error::Static("ERR Number of keys can't be negative");
+/// `ERR Bad number of keys provided` (FCALL)
+pub const BAD_NUMBER_OF_KEYS: Error = Error::Static("ERR Bad number of keys provided");
+/// `ERR Can not execute a script with write flag using *_ro command.`
+pub const WRITE_SCRIPT_RO: Error =
+    Error::Static("ERR Can not execute a script with write flag using *_ro command.");
+/// `ERR Invalid script shebang`
+pub const INVALID_SHEBANG: Error = Error::Static("ERR Invalid script shebang");
+/// `ERR Invalid engine in script shebang`
+pub const INVALID_SHEBANG_ENGINE: Error = Error::Static("ERR Invalid engine in script shebang");
+/// `ERR SCRIPT FLUSH only support SYNC|ASYNC option`
+pub const SCRIPT_FLUSH_OPTION: Error =
+    Error::Static("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+/// `ERR FUNCTION FLUSH only supports SYNC|ASYNC option`
+pub const FUNCTION_FLUSH_OPTION: Error =
+    Error::Static("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+/// `ERR Use SCRIPT DEBUG YES/SYNC/NO`
+pub const SCRIPT_DEBUG_MODE: Error = Error::Static("ERR Use SCRIPT DEBUG YES/SYNC/NO");
+/// `ERR SCRIPT DEBUG must be called outside a pipeline` (inside EXEC)
+pub const SCRIPT_DEBUG_PIPELINE: Error =
+    Error::Static("ERR SCRIPT DEBUG must be called outside a pipeline");
+/// SCRIPT DEBUG YES/SYNC: embedis has no Lua debugger (not a Redis text).
+pub const SCRIPT_DEBUG_UNSUPPORTED: Error = Error::Static(
+    "ERR SCRIPT DEBUG YES/SYNC is not supported: embedis has no Lua debugger (SCRIPT DEBUG NO is)",
+);
+/// `ERR Missing library metadata`
+pub const LIBRARY_METADATA_MISSING: Error = Error::Static("ERR Missing library metadata");
+/// `ERR Invalid library metadata`
+pub const LIBRARY_METADATA_INVALID: Error = Error::Static("ERR Invalid library metadata");
+/// `ERR Library name was not given`
+pub const LIBRARY_NAME_MISSING: Error = Error::Static("ERR Library name was not given");
+/// `ERR Invalid metadata value, name argument was given multiple times`
+pub const LIBRARY_NAME_TWICE: Error =
+    Error::Static("ERR Invalid metadata value, name argument was given multiple times");
+/// `ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long`
+pub const LIBRARY_NAME_INVALID: Error = Error::Static(
+    "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long",
+);
+/// `ERR No functions registered`
+pub const NO_FUNCTIONS_REGISTERED: Error = Error::Static("ERR No functions registered");
+/// `ERR Function not found`
+pub const FUNCTION_NOT_FOUND: Error = Error::Static("ERR Function not found");
+/// `ERR Library not found`
+pub const LIBRARY_NOT_FOUND: Error = Error::Static("ERR Library not found");
+/// `ERR Function code is missing`
+pub const FUNCTION_CODE_MISSING: Error = Error::Static("ERR Function code is missing");
+/// `ERR library name argument was not given` (FUNCTION LIST LIBRARYNAME)
+pub const LIBRARYNAME_ARG_MISSING: Error = Error::Static("ERR library name argument was not given");
+/// FUNCTION DUMP / RESTORE come with persistence (not a Redis text).
+pub const FUNCTION_DUMP_UNSUPPORTED: Error = Error::Static(
+    "ERR FUNCTION DUMP and FUNCTION RESTORE are not supported yet (they come with persistence)",
+);
 // Rate limiter commands (cmd/limiter.rs). CL.THROTTLE's texts are redis-cell's, which
 // prefixes everything with "Cell error: " (and its own errors with "Store error: ").
 /// redis-cell's usage error for a wrong number of CL.THROTTLE arguments.
@@ -365,6 +452,40 @@ impl Error {
     /// including its code (`ERR ...`).
     pub fn formatted(text: String) -> Error {
         Error::Formatted(text)
+    }
+
+    /// An error reply whose complete text (code included) comes from a script: `{err=...}`
+    /// tables, `redis.error_reply`, and Lua runtime errors. Carriage returns and line feeds
+    /// become spaces, as Redis's `addReplyErrorFormat` does, so the reply stays one line.
+    pub fn script(text: &[u8]) -> Error {
+        Error::Formatted(
+            String::from_utf8_lossy(text)
+                .chars()
+                .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+                .collect(),
+        )
+    }
+
+    /// EXEC refused before running (arity, NOAUTH, BUSY): Redis aborts the transaction with
+    /// `EXECABORT Transaction discarded because of: <reason>`, the reason without the `ERR`
+    /// code for the errors Redis formats itself (arity).
+    pub fn exec_abort(reason: &Error) -> Error {
+        let text = reason.to_string();
+        let reason = match reason {
+            Error::WrongArity(_)
+            | Error::UnknownCommand { .. }
+            | Error::UnknownSubcommand { .. } => text.strip_prefix("ERR ").unwrap_or(&text),
+            _ => &text,
+        };
+        Error::Formatted(format!(
+            "EXECABORT Transaction discarded because of: {reason}"
+        ))
+    }
+
+    /// `ERR <msg>` for a message that carries values (shebangs, library metadata, FUNCTION
+    /// LOAD options...): `msg` is Redis's text after the `ERR ` code.
+    pub fn err_msg(msg: impl std::fmt::Display) -> Error {
+        Error::Formatted(format!("ERR {msg}"))
     }
 
     /// redis-cell's error for an argument that is not an integer.

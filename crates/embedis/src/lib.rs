@@ -30,6 +30,8 @@
 //!   timeouts.
 //! - [`clients`]: the registry of connected clients (CLIENT LIST/KILL, INFO clients).
 //! - [`config`], [`stats`]: CONFIG values and INFO counters; [`slowlog`]: SLOWLOG.
+//! - [`glob`]: Redis's glob patterns (KEYS, CONFIG GET, COMMAND LIST).
+//! - [`script`]: Lua scripting (EVAL, FUNCTION/FCALL) with Redis 7.0's environment.
 
 pub mod api;
 pub mod blocking;
@@ -44,10 +46,12 @@ pub mod keyspace;
 pub mod num;
 pub mod persist;
 pub mod reply;
+pub mod script;
 pub mod slowlog;
 pub mod stats;
 pub mod types;
 
+pub use api::Transaction;
 pub use blocking::BlockedCall;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{ClientState, Db, DbBuilder, Engine, Execution, Session};

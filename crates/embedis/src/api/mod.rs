@@ -10,10 +10,14 @@ mod keys;
 mod limiter;
 pub mod list;
 mod persist;
+mod scripting;
 mod server;
 mod set;
 mod sort;
 mod string;
+mod transaction;
+
+pub use transaction::Transaction;
 mod zset;
 
 pub use zset::Scored;

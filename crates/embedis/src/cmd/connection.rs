@@ -184,6 +184,8 @@ fn reset(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> Result<Reply> {
     c.resp = 2;
     c.authenticated = authenticated;
     c.name = None;
+    // RESET discards the transaction and unwatches every key (cmd/transactions.rs).
+    c.tx.discard();
     if c.reply_mode != ReplyMode::Skipping {
         c.reply_mode = ReplyMode::On;
     }

@@ -470,7 +470,7 @@ pub fn copy_exec(
         return Ok(false);
     }
     a.set_in(dst_db, dst, value, expire_at);
-    a.touched(dst);
+    a.touched_in(dst_db, dst);
     // Clients blocked on `dst` in the destination database may take from it now.
     a.signal_ready(dst_db, dst);
     Ok(true)
@@ -514,6 +514,7 @@ pub fn move_exec(a: &mut Access<'_>, key: &[u8], dst_db: usize) -> Result<bool> 
     let expire_at = entry.expire_at();
     a.set_in(dst_db, key, entry.value, expire_at);
     a.touched(key);
+    a.notify_watchers(dst_db, key);
     // Clients blocked on `key` in the destination database may take from it now.
     a.signal_ready(dst_db, key);
     Ok(true)

@@ -20,10 +20,12 @@ pub mod keys;
 pub mod limiter;
 pub mod list;
 pub mod persist;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;
 pub mod string;
+pub mod transactions;
 pub mod zset;
 
 // foldhash: the lookup runs once per command; SipHash showed up at ~2-3% in profiles.
@@ -188,6 +190,8 @@ const FAMILIES: &[&[CommandSpec]] = &[
     limiter::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
+    transactions::COMMANDS,
+    scripting::COMMANDS,
     hash::COMMANDS,
     set::COMMANDS,
     embedis::COMMANDS,

@@ -121,6 +121,10 @@ fn flush_mode(args: &[Bytes]) -> Result<FlushMode> {
 
 /// Empties the tables of `dbs`, returning how many keys were removed.
 fn flush(a: &mut Access<'_>, dbs: std::ops::Range<usize>, mode: FlushMode) -> usize {
+    // WATCHed keys stored in an emptied database are touched (keyspace/watch.rs).
+    for db in dbs.clone() {
+        a.before_flush(db);
+    }
     let mut removed = 0;
     let mut old: Vec<Table> = Vec::new();
     for shard in a.shards() {
@@ -176,6 +180,10 @@ pub fn swapdb_exec(a: &mut Access<'_>, db1: i64, db2: i64) -> Result<()> {
     let dbs = a.keyspace().databases() as i64;
     if !(0..dbs).contains(&db1) || !(0..dbs).contains(&db2) {
         return Err(Error::DbIndexOutOfRange);
+    }
+    if db1 != db2 {
+        // WATCHed keys stored in either database are touched (keyspace/watch.rs).
+        a.before_swap(db1 as usize, db2 as usize);
     }
     for shard in a.shards() {
         shard.swap(db1 as usize, db2 as usize);

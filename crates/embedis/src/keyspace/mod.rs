@@ -17,6 +17,7 @@ pub mod evict;
 mod memory_tests;
 pub mod table;
 pub mod value;
+pub mod watch;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -130,6 +131,8 @@ pub struct Keyspace {
     shards: Box<[Mutex<Shard>]>,
     hasher: foldhash::fast::FixedState,
     databases: usize,
+    /// WATCHed keys and their watchers (MULTI/EXEC).
+    pub watches: std::sync::Arc<watch::Watches>,
     /// Blocked clients: counters, deadlines (the queues are in the shards).
     pub blocking: Arc<Blocking>,
     /// Bytes of every table and entry (what `used_memory` adds to [`Keyspace::baseline`]).
@@ -176,6 +179,7 @@ impl Keyspace {
             shards,
             hasher,
             databases,
+            watches: std::sync::Arc::new(watch::Watches::new(databases)),
             blocking: Arc::default(),
             used: AtomicI64::new(0),
             totals: (0..databases).map(|_| DbTotals::default()).collect(),
@@ -584,6 +588,9 @@ impl<'a> Access<'a> {
         let due = table.get(hash, key).is_some_and(|e| e.is_expired(now));
         if due {
             self.remove_expired(idx, db, hash, key);
+            if self.ks.watches.is_active() {
+                self.touch_watchers(db, key);
+            }
         }
         due
     }
@@ -796,7 +803,12 @@ impl<'a> Access<'a> {
             let left = budget - removed;
             if left > 0 {
                 // Expired keys leave here (keyspace notifications of `expired` hook in here).
-                let n = table.expire_due(now, left, |_entry| {});
+                let watches = &ks.watches;
+                let n = table.expire_due(now, left, |entry| {
+                    if watches.is_active() {
+                        watches.key_expired(db, entry.key());
+                    }
+                });
                 if n > 0 {
                     table.shrink_if_sparse(&|k| ks.hash(k));
                     removed += n;
@@ -824,6 +836,10 @@ impl<'a> Access<'a> {
         }
         table.shrink_if_sparse(&|k| ks.hash(k));
         self.publish(idx, db);
+        // Like Redis (signalModifiedKey on eviction): a WATCHed key that is evicted fails EXEC.
+        if ks.watches.is_active() {
+            ks.watches.key_expired(db, key);
+        }
         self.stats.evicted_keys.inc();
         true
     }
@@ -910,6 +926,9 @@ impl<'a> Access<'a> {
     pub fn touched(&mut self, key: &[u8]) {
         self.stats.dirty.inc();
         self.signal_ready(self.db, key);
+        if self.ks.watches.is_active() {
+            self.touch_watchers(self.db, key);
+        }
     }
 
     /// Marks `key` of `db` ready for the clients blocked on it, if any: they are served when

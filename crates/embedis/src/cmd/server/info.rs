@@ -232,6 +232,25 @@ fn memory_section(out: &mut String, engine: &Engine, usage: &[memory::DbUsage]) 
         "used_memory_dataset_perc:{:.2}%",
         pct(dataset, used - startup)
     );
+    // Lua (script/): what Redis 7.0 reports about its scripting states and caches.
+    let lua = engine.scripting.info();
+    let vm_total = lua.eval_memory + lua.functions_memory;
+    line!(out, "used_memory_lua:{}", lua.eval_memory);
+    line!(out, "used_memory_vm_eval:{}", lua.eval_memory);
+    line!(
+        out,
+        "used_memory_lua_human:{}",
+        memory::bytes_to_human(lua.eval_memory as u64)
+    );
+    line!(out, "number_of_cached_scripts:{}", lua.cached_scripts);
+    line!(out, "number_of_functions:{}", lua.functions);
+    line!(out, "used_memory_vm_functions:{}", lua.functions_memory);
+    line!(out, "used_memory_vm_total:{vm_total}");
+    line!(
+        out,
+        "used_memory_vm_total_human:{}",
+        memory::bytes_to_human(vm_total as u64)
+    );
     if let Some(total) = system_memory() {
         line!(out, "total_system_memory:{total}");
         line!(
