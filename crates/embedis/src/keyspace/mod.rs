@@ -580,6 +580,12 @@ impl<'a> Access<'a> {
         (hash, Keyspace::shard_of(hash))
     }
 
+    /// The hash of `key` and its table in `db` (read-only uses: WATCH's checks).
+    fn table_for(&mut self, db: usize, key: &[u8]) -> (u64, &mut Table) {
+        let (hash, idx) = self.locate(key);
+        (hash, shard_mut(&mut self.guards, idx).table(db))
+    }
+
     /// Removes `key` from `db` if its TTL has passed; true if it was expired.
     fn expire_if_due(&mut self, db: usize, key: &[u8]) -> bool {
         let now = self.now_ms;
