@@ -72,19 +72,30 @@ impl Engine {
         self.rng.lock().next_u64()
     }
 
+    /// The pub/sub broker (channels, patterns, keyspace notifications).
+    pub fn pubsub(&self) -> &Arc<crate::pubsub::Broker> {
+        self.keyspace.broker()
+    }
+
     /// Removes keys whose TTL has passed, at most `budget` in all; returns how many.
     pub fn active_expire(&self, budget: usize) -> usize {
         let now = self.clock.now_millis();
         let dbs = self.keyspace.databases();
+        let broker = self.keyspace.broker();
         let mut removed = 0;
         for idx in 0..SHARDS {
             let mut a = self.keyspace.lock_shard(idx, &self.stats, now);
+            let notify = a.wants(crate::config::notify::EXPIRED);
             for db in 0..dbs {
                 let left = budget.saturating_sub(removed);
                 if left == 0 {
                     return removed;
                 }
-                removed += a.shard_table(idx, db).expire_due(now, left, |_| {});
+                removed += a.shard_table(idx, db).expire_due(now, left, |e| {
+                    if notify {
+                        broker.notify(db, crate::pubsub::Event::Expired, e.key(), now);
+                    }
+                });
             }
         }
         self.stats.expired_keys.add(removed as u64);
@@ -131,6 +142,8 @@ pub struct ClientState {
     pub close_after_reply: bool,
     /// Connection details, for clients of the server (CLIENT LIST/INFO/KILL).
     pub conn: Option<Arc<crate::clients::ClientConn>>,
+    /// Pub/sub subscriptions and the push queue, created on first use.
+    pub(crate) pubsub: Option<Box<crate::pubsub::ClientPubSub>>,
 }
 
 impl ClientState {
@@ -147,7 +160,29 @@ impl ClientState {
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             conn: None,
+            pubsub: None,
         }
+    }
+
+    /// The client's pub/sub state, created on first use.
+    pub(crate) fn pubsub(&mut self, engine: &Engine) -> &mut crate::pubsub::ClientPubSub {
+        self.pubsub.get_or_insert_with(|| {
+            Box::new(crate::pubsub::ClientPubSub::new(engine.pubsub().clone()))
+        })
+    }
+
+    /// Channels, patterns and shard channels the client is subscribed to (CLIENT LIST's
+    /// `sub`, `psub`, `ssub`).
+    pub fn subscriptions(&self) -> (usize, usize, usize) {
+        self.pubsub.as_ref().map_or((0, 0, 0), |p| {
+            (p.channel_count(), p.pattern_count(), p.shard_count())
+        })
+    }
+
+    /// Whether the client has a subscription (Redis's pub/sub mode: in RESP2 only the
+    /// subscription commands, PING, QUIT and RESET are then allowed).
+    pub fn is_subscribed(&self) -> bool {
+        self.pubsub.as_ref().is_some_and(|p| p.is_subscribed())
     }
 }
 
@@ -245,6 +280,7 @@ impl DbBuilder {
             clients: crate::clients::Clients::default(),
             slowlog,
         });
+        crate::cmd::server::apply_config(&engine);
         if self.active_expiry.unwrap_or(true) {
             spawn_active_expiry(Arc::downgrade(&engine));
         }
@@ -403,6 +439,13 @@ impl Session {
     pub fn execute(&mut self, args: &[Bytes]) -> Reply {
         execute(&self.engine, &mut self.state, args)
     }
+
+    /// The receiving end of this client's pushes: pub/sub messages and the replies of
+    /// SUBSCRIBE and friends (which return [`Reply::Pushed`]), in order. A server connection
+    /// waits on it next to its socket and writes what is queued before each reply.
+    pub fn pushes(&mut self) -> crate::pubsub::Pushes {
+        self.state.pubsub(&self.engine).pushes()
+    }
 }
 
 /// Resolves, checks and runs one command for `client`, keeping statistics.
@@ -425,6 +468,12 @@ pub(crate) fn execute(engine: &Engine, client: &mut ClientState, args: &[Bytes])
         engine.command_stats[cmd.id].rejected_calls.inc();
         engine.stats.count_error(&Error::NoAuth);
         return Reply::Error(Error::NoAuth);
+    }
+    if client.resp == 2 && client.is_subscribed() && !cmd::pubsub::allowed_when_subscribed(cmd) {
+        let e = Error::subscribed_context(cmd.full_name);
+        engine.command_stats[cmd.id].rejected_calls.inc();
+        engine.stats.count_error(&e);
+        return Reply::Error(e);
     }
     run(engine, client, cmd, args, None)
 }

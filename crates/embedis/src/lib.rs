@@ -27,6 +27,7 @@
 //! - [`glob`]: Redis's glob matching (KEYS, SCAN MATCH, pattern subscriptions).
 //! - [`num`]: integers and doubles parsed and formatted exactly like Redis.
 //! - [`glob`]: Redis's glob-style pattern matching (KEYS, SCAN MATCH, PSUBSCRIBE).
+//! - [`pubsub`]: the pub/sub broker, keyspace notifications and in-process subscriptions.
 //! - [`clients`]: the registry of connected clients (CLIENT LIST/KILL, INFO clients).
 //! - [`config`], [`stats`]: CONFIG values and INFO counters; [`slowlog`]: SLOWLOG.
 //! - [`glob`]: Redis's glob patterns (KEYS, CONFIG GET, COMMAND LIST).
@@ -41,6 +42,7 @@ pub mod error;
 pub mod glob;
 pub mod keyspace;
 pub mod num;
+pub mod pubsub;
 pub mod reply;
 pub mod slowlog;
 pub mod stats;

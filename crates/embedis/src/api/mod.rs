@@ -5,6 +5,7 @@
 mod bitmap;
 mod hash;
 mod keys;
+mod pubsub;
 mod server;
 mod set;
 mod string;

@@ -15,6 +15,7 @@ pub mod bitmap;
 pub mod connection;
 pub mod hash;
 pub mod keys;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -178,6 +179,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     server::COMMANDS,
     hash::COMMANDS,
     set::COMMANDS,
+    pubsub::COMMANDS,
 ];
 
 /// A resolved command: its row, its full name (`client|list`) and its index for statistics.

@@ -14,11 +14,15 @@
 pub mod table;
 pub mod value;
 
+use std::sync::Arc;
+
 use parking_lot::{Mutex, MutexGuard};
 
 pub use table::{Entry, Table, TableCursor};
 pub use value::Value;
 
+use crate::config::notify;
+use crate::pubsub::{Broker, Event};
 use crate::stats::Stats;
 
 /// Number of shards. A power of two; 64 keeps contention low on many cores while the
@@ -53,6 +57,8 @@ pub struct Keyspace {
     shards: Box<[Mutex<Shard>]>,
     hasher: foldhash::fast::FixedState,
     databases: usize,
+    /// Where keyspace events go (pub/sub notifications, in-process listeners).
+    broker: Arc<Broker>,
 }
 
 impl Keyspace {
@@ -69,7 +75,13 @@ impl Keyspace {
             shards,
             hasher: foldhash::fast::FixedState::with_seed(seed),
             databases,
+            broker: Arc::new(Broker::new()),
         }
+    }
+
+    /// The pub/sub broker that receives this keyspace's events.
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
     }
 
     /// Number of logical databases.
@@ -204,6 +216,7 @@ impl<'a> Access<'a> {
         if due {
             table.remove(hash, key);
             self.stats.expired_keys.inc();
+            self.notify_in(db, Event::Expired, key);
         }
         due
     }
@@ -211,6 +224,11 @@ impl<'a> Access<'a> {
     /// Looks a key up for reading: counts a hit or a miss, refreshes its access time.
     pub fn get(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let stats = self.stats;
+        if self.wants(notify::KEY_MISS) && self.peek(key).is_none() {
+            stats.keyspace_misses.inc();
+            self.notify(Event::KeyMiss, key);
+            return None;
+        }
         let found = self.get_in(self.db, key);
         if found.is_some() {
             stats.keyspace_hits.inc();
@@ -248,6 +266,11 @@ impl<'a> Access<'a> {
     /// miss: Redis's `LOOKUP_NOTOUCH` reads (EXISTS, TYPE, TTL, OBJECT, SCAN's TYPE filter).
     pub fn peek_read(&mut self, key: &[u8]) -> Option<&Entry> {
         let stats = self.stats;
+        if self.wants(notify::KEY_MISS) && self.peek(key).is_none() {
+            stats.keyspace_misses.inc();
+            self.notify(Event::KeyMiss, key);
+            return None;
+        }
         let found = self.peek(key);
         if found.is_some() {
             stats.keyspace_hits.inc();
@@ -279,9 +302,14 @@ impl<'a> Access<'a> {
         let lru = self.lru_now();
         let ks = self.ks;
         let (hash, table) = self.table_for(db, key);
-        table.insert(hash, key, value, expire_at.unwrap_or(0), lru, &|k| {
+        let old = table.insert(hash, key, value, expire_at.unwrap_or(0), lru, &|k| {
             ks.hash(k)
-        })
+        });
+        if old.is_none() {
+            // Redis's `dbAdd`: a key came into existence.
+            self.notify_in(db, Event::New, key);
+        }
+        old
     }
 
     /// Stores `value` under `key`, keeping the key's current TTL if it has one.
@@ -363,10 +391,32 @@ impl<'a> Access<'a> {
         self.ks
     }
 
-    /// Records that a write changed `key` (dirty counter; WATCH and keyspace notifications
-    /// hook in here).
+    /// Records that a write changed `key` (dirty counter; WATCH hooks in here).
     pub fn touched(&mut self, _key: &[u8]) {
         self.stats.dirty.inc();
+    }
+
+    /// Whether anyone wants events of `class` (a [`notify`] bit): lets a command skip work
+    /// that only an event needs.
+    #[inline]
+    pub fn wants(&self, class: u32) -> bool {
+        self.ks.broker.wanted_classes() & class != 0
+    }
+
+    /// Reports a keyspace event on `key` in the selected database, like Redis's
+    /// `notifyKeyspaceEvent`: call it after the change, with the event Redis uses for that
+    /// command. Costs one atomic load when nobody listens to the event's class.
+    #[inline]
+    pub fn notify(&mut self, event: Event, key: &[u8]) {
+        self.notify_in(self.db, event, key);
+    }
+
+    /// [`Access::notify`] for a key in database `db` (MOVE, COPY ... DB).
+    #[inline]
+    pub fn notify_in(&mut self, db: usize, event: Event, key: &[u8]) {
+        if self.wants(event.class()) {
+            self.ks.broker.notify(db, event, key, self.now_ms);
+        }
     }
 }
 
