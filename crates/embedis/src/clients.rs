@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -26,6 +26,43 @@ pub struct ClientMeta {
     pub lib_name: Option<Bytes>,
     /// CLIENT SETINFO LIB-VER.
     pub lib_ver: Option<Bytes>,
+    /// Channels subscribed to (kept by pub/sub).
+    pub sub: usize,
+    /// Patterns subscribed to (kept by pub/sub).
+    pub psub: usize,
+    /// Shard channels subscribed to (kept by pub/sub).
+    pub ssub: usize,
+    /// Commands queued since MULTI, `None` outside a transaction (kept by MULTI/EXEC).
+    pub multi: Option<usize>,
+    /// Waiting in a blocking command (kept by blocking commands).
+    pub blocked: bool,
+}
+
+impl ClientMeta {
+    /// Whether the client is in pub/sub mode (CLIENT LIST flag `P`, type `pubsub`).
+    pub fn is_pubsub(&self) -> bool {
+        self.sub + self.psub + self.ssub > 0
+    }
+}
+
+/// Buffer sizes a connection reports after each read and write (CLIENT LIST `qbuf`, `rbs`,
+/// `obl`...). Relaxed atomics: they are statistics, written by the connection only.
+#[derive(Debug, Default)]
+pub struct ConnBuffers {
+    /// Bytes received and not yet parsed into a command.
+    pub qbuf: AtomicU64,
+    /// Free space in the read buffer.
+    pub qbuf_free: AtomicU64,
+    /// Read buffer size.
+    pub rbs: AtomicU64,
+    /// Largest read buffer use seen.
+    pub rbp: AtomicU64,
+    /// Bytes of arguments of a request still being received.
+    pub argv_mem: AtomicU64,
+    /// Reply bytes waiting to be written.
+    pub obl: AtomicU64,
+    /// Memory held by the output buffer.
+    pub omem: AtomicU64,
 }
 
 /// One connected client, shared between its connection task and the registry.
@@ -39,8 +76,12 @@ pub struct ClientConn {
     pub laddr: String,
     /// Unix ms when the connection was accepted.
     pub created_ms: u64,
+    /// Socket file descriptor (`-1` when there is none).
+    pub fd: i64,
     /// Mutable details.
     pub meta: Mutex<ClientMeta>,
+    /// Buffer sizes, kept by the connection.
+    pub buffers: ConnBuffers,
     killed: AtomicBool,
     kill_notify: tokio::sync::Notify,
 }
@@ -53,13 +94,21 @@ impl ClientConn {
             addr,
             laddr,
             created_ms,
+            fd: -1,
             meta: Mutex::new(ClientMeta {
                 resp: 2,
                 ..ClientMeta::default()
             }),
+            buffers: ConnBuffers::default(),
             killed: AtomicBool::new(false),
             kill_notify: tokio::sync::Notify::new(),
         }
+    }
+
+    /// The same record with its socket's file descriptor.
+    pub fn with_fd(mut self, fd: i64) -> Self {
+        self.fd = fd;
+        self
     }
 
     /// Asks the connection to close (CLIENT KILL).

@@ -40,8 +40,11 @@ pub struct Engine {
     /// The 40-hex-character run id INFO reports.
     pub run_id: String,
     next_client_id: AtomicU64,
-    /// Set when SHUTDOWN (or the embedding application) asks the server to stop.
+    /// Set when SHUTDOWN (or the embedding application) asks the server to stop; set it with
+    /// [`Engine::request_shutdown`] so that a server waiting on [`Engine::shutdown_signal`]
+    /// wakes up.
     pub shutdown_requested: AtomicBool,
+    shutdown_notify: tokio::sync::Notify,
     /// Connected clients (server connections register here).
     pub clients: crate::clients::Clients,
     /// SLOWLOG entries.
@@ -75,6 +78,29 @@ impl Engine {
     /// The pub/sub broker (channels, patterns, keyspace notifications).
     pub fn pubsub(&self) -> &Arc<crate::pubsub::Broker> {
         self.keyspace.broker()
+    }
+
+    /// Asks whoever serves this engine (embedis-server) to stop: sets
+    /// [`shutdown_requested`](Engine::shutdown_requested) and wakes [`shutdown_signal`]
+    /// waiters.
+    pub fn request_shutdown(&self) {
+        self.shutdown_requested.store(true, Ordering::SeqCst);
+        self.shutdown_notify.notify_waiters();
+    }
+
+    /// Completes once [`request_shutdown`](Engine::request_shutdown) has been called (at once
+    /// if it already was).
+    pub async fn shutdown_signal(&self) {
+        loop {
+            let notified = self.shutdown_notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the flag is read: a request between the two still wakes us.
+            notified.as_mut().enable();
+            if self.shutdown_requested.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Removes keys whose TTL has passed, at most `budget` in all; returns how many.
@@ -184,6 +210,35 @@ impl ClientState {
     pub fn is_subscribed(&self) -> bool {
         self.pubsub.as_ref().is_some_and(|p| p.is_subscribed())
     }
+
+    /// Called by the server after each command (and before sending a protocol error): whether
+    /// that reply is delivered under CLIENT REPLY, and the step of CLIENT REPLY SKIP, as Redis
+    /// does it when it resets a client for its next command.
+    pub fn finish_command(&mut self) -> bool {
+        let deliver = self.reply_mode == ReplyMode::On;
+        self.reply_mode = match self.reply_mode {
+            ReplyMode::Skipping => ReplyMode::On,
+            ReplyMode::SkipNext => ReplyMode::Skipping,
+            other => other,
+        };
+        deliver
+    }
+
+    /// Records in the client registry what CLIENT LIST shows of this client after a command:
+    /// the command (`None`: unknown, shown as `NULL`), database, protocol and name. (The
+    /// connection records the time of its last read and write, as Redis does: reading the
+    /// clock here for every command would cost more than the rest of this.)
+    fn note_command(&self, cmd: Option<&'static str>) {
+        if let Some(conn) = &self.conn {
+            let mut m = conn.meta.lock();
+            m.last_cmd = cmd.unwrap_or("");
+            m.db = self.db;
+            m.resp = self.resp;
+            if m.name != self.name {
+                m.name.clone_from(&self.name);
+            }
+        }
+    }
 }
 
 /// Builds a [`Db`].
@@ -277,6 +332,7 @@ impl DbBuilder {
             run_id,
             next_client_id: AtomicU64::new(1),
             shutdown_requested: AtomicBool::new(false),
+            shutdown_notify: tokio::sync::Notify::new(),
             clients: crate::clients::Clients::default(),
             slowlog,
         });
@@ -457,9 +513,16 @@ pub(crate) fn execute(engine: &Engine, client: &mut ClientState, args: &[Bytes])
     let cmd = match table.resolve(args) {
         Ok(c) => c,
         Err(e) => {
-            if let Some(c) = table.get(&args[0]) {
+            // Like Redis, a known command that fails its arity check still counts as the
+            // client's last command; an unknown (sub)command leaves it NULL.
+            let known = table.get(&args[0]).and_then(|c| match args.get(1) {
+                Some(sub) if !c.spec.subcommands.is_empty() => table.get_sub(c.spec.name, sub),
+                _ => Some(c),
+            });
+            if let Some(c) = known {
                 engine.command_stats[c.id].rejected_calls.inc();
             }
+            client.note_command(known.map(|c| c.full_name));
             engine.stats.count_error(&e);
             return Reply::Error(e);
         }
@@ -467,15 +530,19 @@ pub(crate) fn execute(engine: &Engine, client: &mut ClientState, args: &[Bytes])
     if !client.authenticated && !cmd.spec.has(cmd::flags::NO_AUTH) {
         engine.command_stats[cmd.id].rejected_calls.inc();
         engine.stats.count_error(&Error::NoAuth);
+        client.note_command(Some(cmd.full_name));
         return Reply::Error(Error::NoAuth);
     }
     if client.resp == 2 && client.is_subscribed() && !cmd::pubsub::allowed_when_subscribed(cmd) {
         let e = Error::subscribed_context(cmd.full_name);
         engine.command_stats[cmd.id].rejected_calls.inc();
         engine.stats.count_error(&e);
+        client.note_command(Some(cmd.full_name));
         return Reply::Error(e);
     }
-    run(engine, client, cmd, args, None)
+    let reply = run(engine, client, cmd, args, None);
+    client.note_command(Some(cmd.full_name));
+    reply
 }
 
 /// Runs a resolved command (also used by EXEC and scripts, which pass the lock they hold).

@@ -173,6 +173,28 @@ pub const GETKEYS_ARITY: Error =
     Error::Static("ERR Invalid number of arguments specified for command");
 /// `ERR Invalid arguments specified for command` (COMMAND GETKEYS)
 pub const GETKEYS_INVALID: Error = Error::Static("ERR Invalid arguments specified for command");
+/// `ERR Client names cannot contain spaces, newlines or special characters.`
+pub const BAD_CLIENT_NAME: Error =
+    Error::Static("ERR Client names cannot contain spaces, newlines or special characters.");
+/// `NOPROTO unsupported protocol version` (HELLO)
+pub const NOPROTO: Error = Error::Static("NOPROTO unsupported protocol version");
+/// `ERR Protocol version is not an integer or out of range` (HELLO)
+pub const PROTOVER_NOT_INTEGER: Error =
+    Error::Static("ERR Protocol version is not an integer or out of range");
+/// HELLO sent before authenticating, without its AUTH option.
+pub const HELLO_NOAUTH: Error = Error::Static(
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+);
+/// `ERR No such client` (CLIENT KILL, old form)
+pub const NO_SUCH_CLIENT: Error = Error::Static("ERR No such client");
+/// `ERR client-id should be greater than 0` (CLIENT KILL ID)
+pub const CLIENT_ID_NOT_POSITIVE: Error = Error::Static("ERR client-id should be greater than 0");
+/// `ERR Invalid client ID` (CLIENT LIST ID)
+pub const INVALID_CLIENT_ID: Error = Error::Static("ERR Invalid client ID");
+/// EMBEDIS.CLOCK on a server that runs on the real clock.
+pub const CLOCK_NOT_MANUAL: Error = Error::Static(
+    "ERR EMBEDIS.CLOCK needs a manual clock (start embedis-server with --clock manual)",
+);
 
 impl Error {
     /// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`,
@@ -248,6 +270,27 @@ impl Error {
         Error::Formatted(text)
     }
 
+    /// `ERR Syntax error in HELLO option '<opt>'`
+    pub fn hello_option(opt: &[u8]) -> Error {
+        Error::Formatted(format!(
+            "ERR Syntax error in HELLO option '{}'",
+            sanitize(c_str(opt))
+        ))
+    }
+
+    /// `ERR Unknown client type '<name>'` (CLIENT LIST TYPE, CLIENT KILL TYPE)
+    pub fn unknown_client_type(name: &[u8]) -> Error {
+        Error::Formatted(format!(
+            "ERR Unknown client type '{}'",
+            sanitize(c_str(name))
+        ))
+    }
+
+    /// `ERR No such user '<name>'` (CLIENT KILL USER)
+    pub fn no_such_user(name: &[u8]) -> Error {
+        Error::Formatted(format!("ERR No such user '{}'", sanitize(c_str(name))))
+    }
+
     /// The error code: the first word (`ERR`, `WRONGTYPE`, ...).
     pub fn code(&self) -> String {
         let s = self.to_string();
@@ -262,6 +305,14 @@ fn sanitize(b: &[u8]) -> String {
         .chars()
         .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
         .collect()
+}
+
+/// Redis formats these arguments with `%s`, which stops at the first NUL byte.
+fn c_str(b: &[u8]) -> &[u8] {
+    match memchr::memchr(0, b) {
+        Some(end) => &b[..end],
+        None => b,
+    }
 }
 
 impl fmt::Display for Error {

@@ -52,3 +52,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{ClientState, Db, DbBuilder, Engine, Session};
 pub use error::{Error, Result};
 pub use reply::Reply;
+
+/// The Redis version whose behaviour embedis reproduces, reported where Redis reports its own
+/// version (HELLO, INFO): client libraries read it to decide which commands to use.
+pub const REDIS_VERSION: &str = "7.0.15";

@@ -9,8 +9,6 @@ mod info;
 mod memory;
 mod slowlog_cmd;
 
-use std::sync::atomic::Ordering;
-
 use bytes::Bytes;
 
 use super::args::is;
@@ -250,9 +248,7 @@ fn shutdown(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
         // save fails. FORCE shuts down anyway.
         return Err(error::SHUTDOWN_FAILED);
     }
-    ctx.engine()
-        .shutdown_requested
-        .store(true, Ordering::SeqCst);
+    ctx.engine().request_shutdown();
     // Redis exits without replying: the connection just closes.
     ctx.client.reply_mode = ReplyMode::Skipping;
     ctx.client.close_after_reply = true;

@@ -1,0 +1,173 @@
+//! One client connection: read, run every complete request in the buffer through the
+//! connection's [`Session`], write all their replies at once.
+//!
+//! Replies are gathered in one buffer and written once per read (flushing per reply is several
+//! times slower when clients pipeline); a batch that grows past [`OUT_FLUSH`] is written early
+//! so that a pipeline of large replies does not pile up. The engine is synchronous and its
+//! locks are taken and released inside each command: nothing is held across an `.await`.
+//!
+//! A connection closes when the client does, after QUIT or a protocol error (once the replies
+//! before it are written), when another client kills it (pending replies are dropped, as when
+//! Redis frees a client), when its query buffer passes `client-query-buffer-limit`, and when
+//! the server stops.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::{Bytes, BytesMut};
+use embedis::Session;
+use embedis::clients::ClientConn;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::encode::encode;
+use crate::parse::{Limits, READ_CHUNK, RequestParser};
+
+/// Replies are written before the batch ends once this many bytes are waiting.
+pub const OUT_FLUSH: usize = 256 * 1024;
+
+/// Serves one connection until it closes, then removes it from the client registry.
+pub(crate) async fn serve(
+    mut stream: TcpStream,
+    conn: Arc<ClientConn>,
+    session: Session,
+    stop: watch::Receiver<bool>,
+) {
+    let id = conn.id;
+    let engine = session.engine().clone();
+    let reason = run(&mut stream, &conn, session, stop).await;
+    tracing::debug!(client = id, addr = %conn.addr, "closing connection: {reason}");
+    engine.clients.unregister(id);
+}
+
+async fn run(
+    stream: &mut TcpStream,
+    conn: &ClientConn,
+    mut session: Session,
+    mut stop: watch::Receiver<bool>,
+) -> &'static str {
+    let engine = session.engine().clone();
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut parser = RequestParser::new();
+    let mut args: Vec<Bytes> = Vec::new();
+    loop {
+        parser.reserve(&mut buf);
+        tokio::select! {
+            biased;
+            _ = conn.killed() => return "killed",
+            _ = stop.wait_for(|s| *s) => return "server stopping",
+            read = stream.read_buf(&mut buf) => match read {
+                Ok(0) => return "closed by the client",
+                Ok(_) => {}
+                Err(_) => return "read error",
+            },
+        }
+        let (max_bulk, max_query) = engine
+            .config
+            .read(|c| (c.proto_max_bulk_len, c.client_query_buffer_limit));
+        note_read(conn, &buf, &parser, engine.clock.now_millis());
+        if (buf.len() + parser.pending_arg_bytes()) as u64 > max_query {
+            tracing::warn!(
+                client = conn.id,
+                addr = %conn.addr,
+                "closing client that reached max query buffer length"
+            );
+            return "query buffer limit";
+        }
+
+        let mut close = None;
+        let mut ran = false;
+        loop {
+            let limits = Limits {
+                proto_max_bulk_len: max_bulk,
+                authenticated: session.state.authenticated,
+            };
+            match parser.next_request(&mut buf, limits, &mut args) {
+                Ok(true) => {
+                    ran = true;
+                    let stopping = engine.shutdown_requested.load(Ordering::SeqCst);
+                    let reply = session.execute(&args);
+                    // The arguments share the read buffer: release them before the next read.
+                    args.clear();
+                    let deliver = session.state.finish_command();
+                    if !stopping && engine.shutdown_requested.load(Ordering::SeqCst) {
+                        // This command was SHUTDOWN: like Redis, the server goes away without
+                        // replying to it (clients such as redis-py expect exactly that).
+                        close = Some("shutdown requested");
+                        break;
+                    }
+                    if deliver {
+                        encode(&reply, session.state.resp, &mut out);
+                    }
+                    if session.state.close_after_reply {
+                        close = Some("closed after reply");
+                        break;
+                    }
+                    if conn.is_killed() || stopping {
+                        break;
+                    }
+                    if out.len() >= OUT_FLUSH && !write(stream, conn, &mut out).await {
+                        return "write error";
+                    }
+                }
+                Ok(false) => break,
+                Err(e) => {
+                    tracing::debug!(client = conn.id, "protocol error: {e}");
+                    if session.state.finish_command() {
+                        out.extend_from_slice(&e.reply());
+                    }
+                    close = Some("protocol error");
+                    break;
+                }
+            }
+        }
+        if conn.is_killed() && !session.state.close_after_reply {
+            return "killed";
+        }
+        if ran {
+            // Like Redis after a write: the idle time counts from the last reply.
+            conn.meta.lock().last_interaction_ms = engine.clock.now_millis();
+        }
+        if !out.is_empty() && !write(stream, conn, &mut out).await {
+            return "write error";
+        }
+        if let Some(reason) = close {
+            return reason;
+        }
+    }
+}
+
+/// Writes and empties `out`; false if the connection is gone or was killed meanwhile.
+async fn write(stream: &mut TcpStream, conn: &ClientConn, out: &mut Vec<u8>) -> bool {
+    let buffers = &conn.buffers;
+    buffers.obl.store(out.len() as u64, Ordering::Relaxed);
+    buffers.omem.store(out.capacity() as u64, Ordering::Relaxed);
+    let ok = tokio::select! {
+        biased;
+        _ = conn.killed() => false,
+        r = stream.write_all(out) => r.is_ok(),
+    };
+    out.clear();
+    if out.capacity() > 4 * OUT_FLUSH {
+        // One huge reply should not pin its buffer for the life of the connection.
+        out.shrink_to(READ_CHUNK);
+    }
+    buffers.obl.store(0, Ordering::Relaxed);
+    buffers.omem.store(out.capacity() as u64, Ordering::Relaxed);
+    ok
+}
+
+/// Publishes buffer sizes for CLIENT LIST and the time of the read for the idle timeout.
+fn note_read(conn: &ClientConn, buf: &BytesMut, parser: &RequestParser, now_ms: u64) {
+    let b = &conn.buffers;
+    b.qbuf.store(buf.len() as u64, Ordering::Relaxed);
+    b.qbuf_free
+        .store((buf.capacity() - buf.len()) as u64, Ordering::Relaxed);
+    b.rbs.store(buf.capacity() as u64, Ordering::Relaxed);
+    b.rbp.fetch_max(buf.len() as u64, Ordering::Relaxed);
+    b.argv_mem
+        .store(parser.pending_arg_bytes() as u64, Ordering::Relaxed);
+    conn.meta.lock().last_interaction_ms = now_ms;
+}
