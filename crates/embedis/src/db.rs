@@ -205,6 +205,13 @@ impl ClientState {
         })
     }
 
+    /// Leaves every channel, pattern and shard channel without replies (RESET).
+    pub fn leave_pubsub(&mut self) {
+        if let Some(p) = &mut self.pubsub {
+            p.reset();
+        }
+    }
+
     /// Whether the client has a subscription (Redis's pub/sub mode: in RESP2 only the
     /// subscription commands, PING, QUIT and RESET are then allowed).
     pub fn is_subscribed(&self) -> bool {
@@ -234,6 +241,7 @@ impl ClientState {
             m.last_cmd = cmd.unwrap_or("");
             m.db = self.db;
             m.resp = self.resp;
+            (m.sub, m.psub, m.ssub) = self.subscriptions();
             if m.name != self.name {
                 m.name.clone_from(&self.name);
             }

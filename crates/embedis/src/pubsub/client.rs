@@ -263,6 +263,11 @@ impl Pushes {
         Ready { pushes: self }
     }
 
+    /// Completes when the client passes its output-buffer limit (to watch while writing).
+    pub fn overflow(&self) -> Overflow<'_> {
+        Overflow { pushes: self }
+    }
+
     /// Hands queued pushes to `f`, oldest first, until about `max_bytes` of encoded output
     /// were taken; returns the bytes taken.
     pub fn drain(&self, max_bytes: usize, mut f: impl FnMut(Reply)) -> usize {
@@ -301,5 +306,19 @@ impl Future for Ready<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         self.pushes.poll_ready(cx)
+    }
+}
+
+/// Future of [`Pushes::overflow`].
+#[derive(Debug)]
+pub struct Overflow<'a> {
+    pushes: &'a Pushes,
+}
+
+impl Future for Overflow<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.pushes.sub.queue.poll_overflowed(cx)
     }
 }

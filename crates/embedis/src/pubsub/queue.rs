@@ -153,6 +153,17 @@ impl<T: Weigh> Queue<T> {
         Poll::Pending
     }
 
+    /// Ready once the queue overflowed; registers `cx` otherwise (woken by every push, so a
+    /// consumer busy writing notices a cut-off at once).
+    pub fn poll_overflowed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut s = self.state.lock();
+        if s.overflowed {
+            return Poll::Ready(());
+        }
+        store_waker(&mut s.waker, cx);
+        Poll::Pending
+    }
+
     /// Takes the next item if there is one.
     pub fn try_pop(&self) -> Option<T> {
         let mut s = self.state.lock();
