@@ -106,7 +106,7 @@ impl Db {
     /// let db = embedis::Db::new();
     /// let events = db.keyspace_events();
     /// db.set("k", "v");
-    /// db.del(["k"]);
+    /// db.del(&["k"]);
     /// let seen: Vec<Event> = std::iter::from_fn(|| events.try_next()).map(|e| e.event).collect();
     /// assert_eq!(seen, [Event::New, Event::Set, Event::Del]);
     /// ```
