@@ -945,7 +945,7 @@ pub fn object_exec(
     policy: MemoryPolicy,
 ) -> Result<Option<ObjectInfo>> {
     let lru_now = a.lru_now();
-    let Some(entry) = a.peek_read(key) else {
+    let Some(entry) = a.peek_read_silent(key) else {
         return Ok(None);
     };
     let info = match field {

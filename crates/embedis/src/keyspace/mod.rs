@@ -280,6 +280,19 @@ impl<'a> Access<'a> {
         found
     }
 
+    /// [`Access::peek_read`] without a `keymiss` event: Redis's `LOOKUP_NONOTIFY` reads
+    /// (OBJECT), which count a miss but do not report it.
+    pub fn peek_read_silent(&mut self, key: &[u8]) -> Option<&Entry> {
+        let stats = self.stats;
+        let found = self.peek(key);
+        if found.is_some() {
+            stats.keyspace_hits.inc();
+        } else {
+            stats.keyspace_misses.inc();
+        }
+        found
+    }
+
     /// Whether the key exists (after lazy expiry).
     pub fn contains(&mut self, key: &[u8]) -> bool {
         self.peek(key).is_some()
