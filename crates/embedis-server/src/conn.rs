@@ -69,7 +69,9 @@ async fn run(
             _ = pushes.ready() => true,
         };
         if pushed {
-            if let Err(reason) = send_pushes(stream, conn, &pushes, session.state.resp, &mut out).await {
+            if let Err(reason) =
+                send_pushes(stream, conn, &pushes, session.state.resp, &mut out).await
+            {
                 return reason;
             }
             continue;
@@ -204,7 +206,12 @@ fn write_failed(conn: &ClientConn, pushes: &Pushes) -> &'static str {
 
 /// Writes and empties `out`; false if the connection is gone, was killed, or passed its
 /// pub/sub output-buffer limit meanwhile.
-async fn write(stream: &mut TcpStream, conn: &ClientConn, pushes: &Pushes, out: &mut Vec<u8>) -> bool {
+async fn write(
+    stream: &mut TcpStream,
+    conn: &ClientConn,
+    pushes: &Pushes,
+    out: &mut Vec<u8>,
+) -> bool {
     let buffers = &conn.buffers;
     buffers.obl.store(out.len() as u64, Ordering::Relaxed);
     buffers.omem.store(out.capacity() as u64, Ordering::Relaxed);

@@ -47,7 +47,9 @@ fn start_redis() -> Option<Redis> {
             std::env::var_os("CI").is_none(),
             "redis-server is required for the pub/sub differential tests under CI"
         );
-        eprintln!("\n=== SKIPPED: redis-server not on PATH: pub/sub differential tests did not run ===\n");
+        eprintln!(
+            "\n=== SKIPPED: redis-server not on PATH: pub/sub differential tests did not run ===\n"
+        );
         return None;
     }
     let port = TcpListener::bind("127.0.0.1:0")
@@ -188,7 +190,16 @@ const SUBSCRIBERS: &[(u8, &[&str])] = &[
     (2, &["PSUBSCRIBE [", "SUBSCRIBE end"]),
     (2, &["PSUBSCRIBE a[\\]]b", "SUBSCRIBE end"]),
     (2, &["SSUBSCRIBE shard", "SUBSCRIBE end"]),
-    (3, &["HELLO 3", "SUBSCRIBE hello", "PSUBSCRIBE h*", "SSUBSCRIBE shard", "SUBSCRIBE end"]),
+    (
+        3,
+        &[
+            "HELLO 3",
+            "SUBSCRIBE hello",
+            "PSUBSCRIBE h*",
+            "SSUBSCRIBE shard",
+            "SUBSCRIBE end",
+        ],
+    ),
 ];
 
 /// What the publisher sends: PUBLISH/SPUBLISH channel payload.
@@ -336,14 +347,20 @@ const SCRIPTS: &[&str] = &[
 
 /// `notify-keyspace-events` values to try.
 const FLAGS: &[&str] = &[
-    "KEA", "KEAnm", "Kg", "Eg", "KE$", "E$", "El", "Es", "Eh", "Ez", "Ex", "Ee", "Et", "Em", "En", "K$n", "Kxgn",
+    "KEA", "KEAnm", "Kg", "Eg", "KE$", "E$", "El", "Es", "Eh", "Ez", "Ex", "Ee", "Et", "Em", "En",
+    "K$n", "Kxgn",
 ];
 
 /// Events one script produces: `channel payload` lines, in order.
 fn notifications(addr: SocketAddr, flags: &str, script: &str) -> Vec<String> {
     let mut admin = Client::connect(addr);
     assert_eq!(admin.call("FLUSHALL"), "+OK\r\n");
-    admin.send(&[b"CONFIG", b"SET", b"notify-keyspace-events", flags.as_bytes()]);
+    admin.send(&[
+        b"CONFIG",
+        b"SET",
+        b"notify-keyspace-events",
+        flags.as_bytes(),
+    ]);
     assert_eq!(text(&admin.frame().unwrap()), "+OK\r\n", "{flags}");
     let mut sub = Client::connect(addr);
     sub.call("PSUBSCRIBE __key*__:*");
@@ -389,7 +406,12 @@ fn notifications_match_redis_for_every_family_and_flag() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(compared > 500, "only {compared} events compared");
 }
 
@@ -441,7 +463,10 @@ fn slow_subscriber(addr: SocketAddr) -> (usize, usize, bool) {
         assert!(f.len() > payload.len());
     }
     let elapsed = started.elapsed();
-    assert!(elapsed < Duration::from_secs(60), "publisher held up: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(60),
+        "publisher held up: {elapsed:?}"
+    );
     // The slow one is gone: reading it drains what the kernel held, then EOF.
     slow.stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -469,6 +494,9 @@ fn subscriber_that_never_reads_is_disconnected_at_the_limit() {
     // Redis does the same (its socket buffers may hold a different amount first).
     if let Some(redis) = start_redis() {
         let (to_two, after, closed) = slow_subscriber(redis.addr);
-        assert!(closed && to_two > 10 && after > 1000, "redis: {to_two} then {after}");
+        assert!(
+            closed && to_two > 10 && after > 1000,
+            "redis: {to_two} then {after}"
+        );
     }
 }

@@ -540,7 +540,11 @@ fn parse_output_limits(v: &[u8]) -> Result<Vec<(usize, OutputLimit)>, Cow<'stati
                 ));
             }
         };
-        let bad = || Cow::Borrowed("Error in hard, soft or soft_seconds setting in buffer limit configuration.");
+        let bad = || {
+            Cow::Borrowed(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+            )
+        };
         let hard = parse_memory(group[1]).ok_or_else(bad)?;
         let soft = parse_memory(group[2]).ok_or_else(bad)?;
         let soft_seconds = strtoll_strict(group[3])

@@ -17,8 +17,8 @@ use super::{CommandSpec, Ctx};
 use crate::db::Db;
 use crate::error::{self, Error, Result};
 use crate::glob;
-use crate::pubsub::Event;
 use crate::keyspace::{Access, SHARDS, TableCursor, Value};
+use crate::pubsub::Event;
 use crate::reply::Reply;
 use crate::types::string::Str;
 

@@ -15,17 +15,37 @@ use crate::reply::Reply;
 
 /// The pub/sub family's rows.
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, subscribe),
-    CommandSpec::new("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, unsubscribe),
-    CommandSpec::new("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, psubscribe),
+    CommandSpec::new(
+        "subscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        subscribe,
+    ),
+    CommandSpec::new(
+        "unsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        unsubscribe,
+    ),
+    CommandSpec::new(
+        "psubscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        psubscribe,
+    ),
     CommandSpec::new(
         "punsubscribe",
         -1,
         PUBSUB | NOSCRIPT | LOADING | STALE,
         punsubscribe,
     ),
-    CommandSpec::new("ssubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, ssubscribe)
-        .keys(1, -1, 1),
+    CommandSpec::new(
+        "ssubscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        ssubscribe,
+    )
+    .keys(1, -1, 1),
     CommandSpec::new(
         "sunsubscribe",
         -1,
@@ -115,7 +135,7 @@ fn spublish(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 /// `[pattern]` of PUBSUB CHANNELS / SHARDCHANNELS.
-fn pattern_arg<'a>(args: &'a [Bytes]) -> Result<Option<&'a [u8]>> {
+fn pattern_arg(args: &[Bytes]) -> Result<Option<&[u8]>> {
     match args.len() {
         2 => Ok(None),
         3 => Ok(Some(&args[2])),
@@ -178,7 +198,9 @@ const HELP: &[&str] = &[
 ];
 
 fn help(_ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> Result<Reply> {
-    Ok(Reply::Array(HELP.iter().map(|l| Reply::status(l)).collect()))
+    Ok(Reply::Array(
+        HELP.iter().map(|l| Reply::status(l)).collect(),
+    ))
 }
 
 #[cfg(test)]

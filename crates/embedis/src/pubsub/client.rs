@@ -169,7 +169,12 @@ impl ClientPubSub {
             let added = self.set(kind).insert(name);
             // The reply is queued before the subscription becomes visible to publishers, so
             // that it precedes every message on the channel.
-            self.ack(kind.subscribe_name(), Some(name.clone()), self.count(kind), now_ms);
+            self.ack(
+                kind.subscribe_name(),
+                Some(name.clone()),
+                self.count(kind),
+                now_ms,
+            );
             if added {
                 match kind {
                     Kind::Pattern => self.broker.subscribe_pattern(name, &self.sub),
@@ -208,7 +213,12 @@ impl ClientPubSub {
             if self.set(kind).remove(name) {
                 self.unregister(kind, name);
             }
-            self.ack(kind.unsubscribe_name(), Some(name.clone()), self.count(kind), now_ms);
+            self.ack(
+                kind.unsubscribe_name(),
+                Some(name.clone()),
+                self.count(kind),
+                now_ms,
+            );
         }
     }
 

@@ -50,7 +50,10 @@ fn channels_patterns_and_counts() {
     assert_eq!(db.spublish("shard", "4"), 1);
     assert_eq!(db.publish("shard", "5"), 0);
     let m = a.try_next().unwrap();
-    assert_eq!((m.kind, &m.channel[..], &m.payload[..]), (MessageKind::Message, &b"news"[..], &b"1"[..]));
+    assert_eq!(
+        (m.kind, &m.channel[..], &m.payload[..]),
+        (MessageKind::Message, &b"news"[..], &b"1"[..])
+    );
     assert!(a.try_next().is_none());
     let m = p.try_next().unwrap();
     assert_eq!(m.kind, MessageKind::PMessage);
@@ -68,7 +71,10 @@ fn channels_patterns_and_counts() {
     assert_eq!(broker.numpat(), 2);
     assert_eq!(broker.shard_channels(None), vec![Bytes::from("shard")]);
     drop((a, p, s));
-    assert_eq!(broker.channel_count() + broker.numpat() + broker.shard_channel_count(), 0);
+    assert_eq!(
+        broker.channel_count() + broker.numpat() + broker.shard_channel_count(),
+        0
+    );
 }
 
 #[test]
@@ -87,7 +93,11 @@ fn patterns_match_like_redis() {
     ];
     for (pattern, channel, matched) in cases {
         let sub = db.psubscribe([pattern]);
-        assert_eq!(db.publish(channel, "m") == 1, *matched, "{pattern:?} {channel:?}");
+        assert_eq!(
+            db.publish(channel, "m") == 1,
+            *matched,
+            "{pattern:?} {channel:?}"
+        );
         drop(sub);
     }
 }
@@ -176,10 +186,16 @@ fn slow_subscriber_is_cut_off_while_the_publisher_goes_on() {
     assert!(slow.overflowed());
     assert!(!fast.overflowed());
     // Cut off at the limit: about 10 KiB of ~130-byte messages, then nothing is kept.
-    assert!((70..=90).contains(&delivered_to_slow), "{delivered_to_slow}");
+    assert!(
+        (70..=90).contains(&delivered_to_slow),
+        "{delivered_to_slow}"
+    );
     assert_eq!(slow.pending(), 0);
     assert_eq!(db.engine().pubsub().limit_disconnections.get(), 1);
-    assert!(db.info("stats").contains("client_output_buffer_limit_disconnections:1"));
+    assert!(
+        db.info("stats")
+            .contains("client_output_buffer_limit_disconnections:1")
+    );
     // The stream has ended.
     let mut slow = slow;
     assert!(next_blocking(&mut slow, Duration::from_secs(1)).is_none());
@@ -214,7 +230,11 @@ fn keyspace_events_typed_stream() {
         .active_expiry(false)
         .build();
     let broker = db.engine().pubsub().clone();
-    assert_eq!(broker.wanted_classes(), 0, "nobody listens: commands skip events");
+    assert_eq!(
+        broker.wanted_classes(),
+        0,
+        "nobody listens: commands skip events"
+    );
     let events = db.keyspace_events();
     db.call(["SET", "k", "v", "PX", "100"]);
     db.call(["SET", "lazy", "v", "PX", "100"]);
@@ -260,7 +280,10 @@ fn keyspace_events_filtered_and_in_other_databases() {
     let got: Vec<(usize, Event)> = std::iter::from_fn(|| expired.try_next())
         .map(|e| (e.db, e.event))
         .collect();
-    assert_eq!(got, vec![(3, Event::Expire), (3, Event::MoveFrom), (0, Event::MoveTo)]);
+    assert_eq!(
+        got,
+        vec![(3, Event::Expire), (3, Event::MoveFrom), (0, Event::MoveTo)]
+    );
 }
 
 #[test]
@@ -299,10 +322,15 @@ fn notifications_are_published_as_configured() {
     db.config_set(&[("notify-keyspace-events", "Emn")]).unwrap();
     db.call(["GET", "missing"]);
     db.call(["SET", "fresh", "v"]);
-    let names: Vec<Bytes> = std::iter::from_fn(|| sub.try_next()).map(|m| m.channel).collect();
+    let names: Vec<Bytes> = std::iter::from_fn(|| sub.try_next())
+        .map(|m| m.channel)
+        .collect();
     assert_eq!(
         names,
-        vec![Bytes::from("__keyevent@0__:keymiss"), Bytes::from("__keyevent@0__:new")]
+        vec![
+            Bytes::from("__keyevent@0__:keymiss"),
+            Bytes::from("__keyevent@0__:new")
+        ]
     );
 }
 

@@ -104,7 +104,10 @@ fn resp2_subscribed_mode_allows_only_some_commands() {
     assert!(err(run(&mut s, "NOPE")).starts_with("ERR unknown command"));
     assert!(err(run(&mut s, "GET")).starts_with("ERR wrong number"));
     assert_eq!(run(&mut s, "PING"), Reply::Array(vec![b("pong"), b("")]));
-    assert_eq!(run(&mut s, "PING hi"), Reply::Array(vec![b("pong"), b("hi")]));
+    assert_eq!(
+        run(&mut s, "PING hi"),
+        Reply::Array(vec![b("pong"), b("hi")])
+    );
     assert_eq!(run(&mut s, "RESET"), Reply::status("RESET"));
     assert!(!s.state.is_subscribed());
     assert_eq!(db.engine().pubsub().numsub(b"a"), 0);
@@ -121,7 +124,10 @@ fn resp3_clients_run_anything_and_get_their_own_messages() {
     run(&mut s, "SUBSCRIBE a");
     drain(&mut s);
     assert_eq!(run(&mut s, "PUBLISH a hi"), Reply::Int(1));
-    assert_eq!(drain(&mut s), vec![Reply::Push(vec![b("message"), b("a"), b("hi")])]);
+    assert_eq!(
+        drain(&mut s),
+        vec![Reply::Push(vec![b("message"), b("a"), b("hi")])]
+    );
     assert_eq!(run(&mut s, "GET x"), Reply::Nil);
     assert_eq!(run(&mut s, "PING"), Reply::status("PONG"));
 }
@@ -160,15 +166,31 @@ fn pubsub_introspection() {
         }
         other => panic!("{other:?}"),
     };
-    assert_eq!(unordered(db.call(["PUBSUB", "CHANNELS"])), vec![b("a"), b("b")]);
-    assert_eq!(db.call(["PUBSUB", "CHANNELS", "b*"]), Reply::Array(vec![b("b")]));
+    assert_eq!(
+        unordered(db.call(["PUBSUB", "CHANNELS"])),
+        vec![b("a"), b("b")]
+    );
+    assert_eq!(
+        db.call(["PUBSUB", "CHANNELS", "b*"]),
+        Reply::Array(vec![b("b")])
+    );
     assert_eq!(
         db.call(["PUBSUB", "NUMSUB", "a", "b", "zz"]),
-        Reply::Array(vec![b("a"), Reply::Int(2), b("b"), Reply::Int(1), b("zz"), Reply::Int(0)])
+        Reply::Array(vec![
+            b("a"),
+            Reply::Int(2),
+            b("b"),
+            Reply::Int(1),
+            b("zz"),
+            Reply::Int(0)
+        ])
     );
     assert_eq!(db.call(["PUBSUB", "NUMSUB"]), Reply::Array(vec![]));
     assert_eq!(db.call(["PUBSUB", "NUMPAT"]), Reply::Int(2));
-    assert_eq!(unordered(db.call(["PUBSUB", "SHARDCHANNELS"])), vec![b("s1"), b("s2")]);
+    assert_eq!(
+        unordered(db.call(["PUBSUB", "SHARDCHANNELS"])),
+        vec![b("s1"), b("s2")]
+    );
     assert_eq!(
         db.call(["PUBSUB", "SHARDNUMSUB", "s1"]),
         Reply::Array(vec![b("s1"), Reply::Int(1)])
@@ -213,10 +235,22 @@ fn output_limit_config_like_redis() {
         .unwrap();
     assert_eq!(get(&db), "normal 0 0 0 slave 1 2 3 pubsub 4 5 6");
     for (value, reason) in [
-        ("pubsub 1 2", "Wrong number of arguments in buffer limit configuration."),
-        ("foo 1 2 3", "Invalid client class specified in buffer limit configuration."),
-        ("pubsub -1 2 3", "Error in hard, soft or soft_seconds setting in buffer limit configuration."),
-        ("pubsub 1 2 x", "Error in hard, soft or soft_seconds setting in buffer limit configuration."),
+        (
+            "pubsub 1 2",
+            "Wrong number of arguments in buffer limit configuration.",
+        ),
+        (
+            "foo 1 2 3",
+            "Invalid client class specified in buffer limit configuration.",
+        ),
+        (
+            "pubsub -1 2 3",
+            "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+        ),
+        (
+            "pubsub 1 2 x",
+            "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+        ),
     ] {
         let e = db
             .config_set(&[("client-output-buffer-limit", value)])
@@ -240,11 +274,18 @@ fn commands_emit_keyspace_events_for_each_family() {
         std::iter::from_fn(|| sub.try_next())
             .map(|m| {
                 let ch = String::from_utf8_lossy(&m.channel).into_owned();
-                format!("{}={}", &ch["__keyevent@0__:".len()..], String::from_utf8_lossy(&m.payload))
+                format!(
+                    "{}={}",
+                    &ch["__keyevent@0__:".len()..],
+                    String::from_utf8_lossy(&m.payload)
+                )
             })
             .collect()
     };
-    assert_eq!(events(&[&["INCR", "n"], &["APPEND", "n", "0"]]), ["incrby=n", "append=n"]);
+    assert_eq!(
+        events(&[&["INCR", "n"], &["APPEND", "n", "0"]]),
+        ["incrby=n", "append=n"]
+    );
     assert_eq!(events(&[&["SETBIT", "b", "1", "1"]]), ["setbit=b"]);
     assert_eq!(
         events(&[&["HSET", "h", "f", "v"], &["HDEL", "h", "f"]]),
