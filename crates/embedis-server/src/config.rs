@@ -9,9 +9,12 @@
 //! name is applied with `CONFIG SET` once the engine exists, so that parameters the engine
 //! learns later work here too, and an unknown one fails at start as in Redis.
 //!
-//! Persistence and daemonizing do not exist here: `save ""`, `appendonly no` and
-//! `daemonize no` are accepted because they ask for what happens anyway; other values are
-//! refused rather than silently ignored.
+//! Persistence is opt-in, unlike redis-server: without any persistence directive (`dir`,
+//! `dbfilename`, `save`, `appendonly`, `appendfsync`, ...) the server writes no file, so that
+//! `embedis-server` started from any directory (or by a test) leaves nothing behind. Any
+//! persistence directive turns it on with redis-server's defaults for the rest (`dir .`,
+//! `save 3600 1 300 100 60 10000`, `appendonly no`). Daemonizing does not exist: `daemonize
+//! no` is accepted, anything else refused rather than silently ignored.
 
 use embedis::config::ConfigValues;
 use embedis::{Db, DbBuilder, ManualClock, Reply};
@@ -42,6 +45,8 @@ pub struct ServerConfig {
     pub loglevel: Option<String>,
     /// Parameters applied with `CONFIG SET` after the engine is built, in order.
     pub config_set: Vec<(String, String)>,
+    /// Persistence (RDB snapshots, AOF), when any persistence directive was given.
+    pub persistence: Option<embedis::persist::PersistConfig>,
 }
 
 impl ServerConfig {
@@ -201,15 +206,22 @@ impl ServerConfig {
                 self.loglevel = Some(level);
             }
             "logfile" if value.is_empty() => {}
-            "save" if value.is_empty() => {}
-            "appendonly" if value.eq_ignore_ascii_case("no") => {}
             "daemonize" if value.eq_ignore_ascii_case("no") => {}
             // Loopback is the default bind; exposing the server is an explicit --bind.
             "protected-mode" if ["yes", "no"].contains(&value.to_ascii_lowercase().as_str()) => {}
             "logfile" => return Err("logging to a file is not supported: log to stderr".into()),
-            "save" | "appendonly" => return Err("persistence is not supported".into()),
             "daemonize" => return Err("daemonizing is not supported".into()),
-            _ => self.config_set.push((name, value.clone())),
+            _ => {
+                let mut persist = self
+                    .persistence
+                    .clone()
+                    .unwrap_or_else(|| embedis::persist::PersistConfig::new("."));
+                if persist.apply(&name, value)? {
+                    self.persistence = Some(persist);
+                } else {
+                    self.config_set.push((name, value.clone()));
+                }
+            }
         }
         Ok(())
     }
@@ -223,7 +235,13 @@ impl ServerConfig {
         if self.clock == ClockMode::Manual {
             builder = builder.clock(ManualClock::new());
         }
-        let db = builder.build();
+        let db = match &self.persistence {
+            Some(persist) => builder
+                .persistence(persist.clone())
+                .open()
+                .map_err(|e| format!("can't load the data set: {e}"))?,
+            None => builder.build(),
+        };
         for (name, value) in &self.config_set {
             match db.call(["CONFIG", "SET", name.as_str(), value.as_str()]) {
                 // An engine without CONFIG knows no other parameter.
@@ -320,7 +338,15 @@ mod tests {
         assert!(args(&["embedis-server", "--port", "1"]).is_ok());
         assert!(args(&["--port", "x"]).is_err());
         assert!(args(&["--port", "70000"]).is_err());
-        assert!(args(&["--appendonly", "yes"]).is_err());
+        assert!(
+            c.persistence
+                .as_ref()
+                .is_some_and(|p| p.save.is_empty() && !p.appendonly)
+        );
+        assert!(args(&["--port", "1"]).unwrap().persistence.is_none());
+        let aof = args(&["--appendonly", "yes", "--dir", "/tmp/x"]).unwrap();
+        assert!(aof.persistence.as_ref().is_some_and(|p| p.appendonly));
+        assert!(args(&["--appendonly", "maybe"]).is_err());
         assert!(args(&["--port"]).is_err());
         assert!(args(&["--hz", "0"]).is_err());
         assert_eq!(args(&["--maxmemory", "1k"]).unwrap().values.maxmemory, 1000);

@@ -229,6 +229,16 @@ async fn serve(listeners: Vec<StdListener>, engine: Arc<Engine>, stop: Arc<watch
     if drained.is_err() {
         tracing::warn!("stopping with connections still open");
     }
+    // SHUTDOWN already synced the AOF and saved as asked; a signal or the handle did not, so
+    // do what redis-server does on SIGTERM (a no-op without persistence).
+    if !engine
+        .shutdown_requested
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        if let Err(e) = embedis::persist::shutdown(&engine, None) {
+            tracing::error!("saving on shutdown failed: {e}");
+        }
+    }
     tracing::info!("stopped");
 }
 

@@ -47,6 +47,8 @@ pub struct Engine {
     shutdown_notify: tokio::sync::Notify,
     /// Connected clients (server connections register here).
     pub clients: crate::clients::Clients,
+    /// RDB/AOF persistence (inactive unless the store was opened with a directory).
+    pub persist: crate::persist::Persistence,
     /// SLOWLOG entries.
     pub slowlog: crate::slowlog::Slowlog,
 }
@@ -265,6 +267,7 @@ pub struct DbBuilder {
     config: ConfigValues,
     seed: Option<u64>,
     active_expiry: Option<bool>,
+    persistence: Option<crate::persist::PersistConfig>,
 }
 
 impl DbBuilder {
@@ -311,8 +314,52 @@ impl DbBuilder {
         self
     }
 
-    /// Builds the store.
+    /// Persists the store in a directory: what is there (RDB file, AOF) is loaded by
+    /// [`DbBuilder::open`], then snapshots and the append-only file are written as configured.
+    ///
+    /// ```
+    /// use embedis::persist::PersistConfig;
+    /// let dir = std::env::temp_dir().join(format!("embedis-doc-{}", std::process::id()));
+    /// let db = embedis::Db::builder()
+    ///     .persistence(PersistConfig::new(&dir).appendonly(true))
+    ///     .open()
+    ///     .unwrap();
+    /// db.call(["SET", "k", "v"]);
+    /// db.save().unwrap();
+    /// drop(db);
+    /// let again = embedis::Db::builder().persistence(PersistConfig::new(&dir)).open().unwrap();
+    /// assert_eq!(again.call(["GET", "k"]), embedis::Reply::bulk("v"));
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// ```
+    pub fn persistence(mut self, config: crate::persist::PersistConfig) -> Self {
+        self.persistence = Some(config);
+        self
+    }
+
+    /// Builds the store and, if [`DbBuilder::persistence`] was given, loads its files and
+    /// starts persisting. A damaged or unreadable file is an error (nothing is overwritten).
+    pub fn open(mut self) -> std::result::Result<Db, crate::persist::PersistError> {
+        let persistence = self.persistence.take();
+        let db = self.build_engine();
+        if let Some(cfg) = persistence {
+            crate::persist::open(&db.engine, cfg)?;
+        }
+        Ok(db)
+    }
+
+    /// Builds the store. With [`DbBuilder::persistence`], this is [`DbBuilder::open`] and
+    /// panics if the files cannot be loaded: call `open` to handle that error.
     pub fn build(self) -> Db {
+        if self.persistence.is_some() {
+            return match self.open() {
+                Ok(db) => db,
+                Err(e) => panic!("embedis: cannot open the persisted store: {e}"),
+            };
+        }
+        self.build_engine()
+    }
+
+    fn build_engine(self) -> Db {
         let seed = self.seed.unwrap_or_else(|| {
             use std::hash::BuildHasher;
             std::collections::hash_map::RandomState::new().hash_one(0u64)
@@ -342,6 +389,7 @@ impl DbBuilder {
             shutdown_requested: AtomicBool::new(false),
             shutdown_notify: tokio::sync::Notify::new(),
             clients: crate::clients::Clients::default(),
+            persist: crate::persist::Persistence::default(),
             slowlog,
         });
         crate::cmd::server::apply_config(&engine);
@@ -562,9 +610,23 @@ pub(crate) fn run(
     held: Option<&mut Access<'_>>,
 ) -> Reply {
     let watch = Stopwatch::start();
+    // Persistence: the AOF scope (None, one branch, when the AOF is off).
+    let aof = engine.persist.aof().map(|aof| {
+        let now = held
+            .as_ref()
+            .map_or_else(|| engine.clock.now_millis(), |a| a.now_ms());
+        (
+            crate::persist::aof::begin(aof, held.is_none(), client.db),
+            now,
+        )
+    });
     let result = {
         let mut ctx = Ctx::new(engine, client, held);
         (cmd.spec.handler)(&mut ctx, args)
+    };
+    let result = match aof {
+        None => result,
+        Some((scope, now)) => crate::persist::aof::log_result(scope, cmd, args, result, now),
     };
     let usec = watch.elapsed_micros();
     if engine.slowlog.is_slow(usec) && !cmd.spec.has(cmd::flags::SKIP_SLOWLOG) {

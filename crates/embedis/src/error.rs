@@ -151,6 +151,30 @@ pub const AUTH_NOT_CONFIGURED: Error = Error::Static(
     "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
 );
 
+// Persistence (DUMP, RESTORE, SAVE, BGSAVE, BGREWRITEAOF).
+/// `BUSYKEY Target key name already exists.` (RESTORE without REPLACE)
+pub const BUSYKEY: Error = Error::Static("BUSYKEY Target key name already exists.");
+/// `ERR DUMP payload version or checksum are wrong`
+pub const DUMP_PAYLOAD: Error = Error::Static("ERR DUMP payload version or checksum are wrong");
+/// `ERR Bad data format` (a RESTORE payload that passes the checksum but does not decode)
+pub const BAD_DATA_FORMAT: Error = Error::Static("ERR Bad data format");
+/// `ERR Invalid TTL value, must be >= 0`
+pub const INVALID_TTL: Error = Error::Static("ERR Invalid TTL value, must be >= 0");
+/// `ERR Invalid IDLETIME value, must be >= 0`
+pub const INVALID_IDLETIME: Error = Error::Static("ERR Invalid IDLETIME value, must be >= 0");
+/// `ERR Invalid FREQ value, must be >= 0 and <= 255`
+pub const INVALID_FREQ: Error = Error::Static("ERR Invalid FREQ value, must be >= 0 and <= 255");
+/// `ERR Background save already in progress`
+pub const BGSAVE_IN_PROGRESS: Error = Error::Static("ERR Background save already in progress");
+/// `ERR Background append only file rewriting already in progress`
+pub const BGREWRITE_IN_PROGRESS: Error =
+    Error::Static("ERR Background append only file rewriting already in progress");
+/// Not a Redis text: SAVE, BGSAVE and BGREWRITEAOF on a store opened without a directory
+/// (a redis-server always has one; an in-process store may have none).
+pub const PERSISTENCE_OFF: Error = Error::Static(
+    "ERR persistence is not configured: open the store with a directory (DbBuilder::persistence, or the server's --dir)",
+);
+
 /// `ERR invalid first DB index` (SWAPDB)
 pub const INVALID_FIRST_DB: Error = Error::Static("ERR invalid first DB index");
 /// `ERR invalid second DB index` (SWAPDB)
@@ -197,6 +221,18 @@ pub const CLOCK_NOT_MANUAL: Error = Error::Static(
 );
 
 impl Error {
+    /// `MISCONF Errors writing to the AOF file: <reason>`: the write was applied but could
+    /// not be logged.
+    pub fn aof_write(reason: &str) -> Error {
+        Error::Formatted(format!("MISCONF Errors writing to the AOF file: {reason}"))
+    }
+
+    /// `ERR <reason>` for a SAVE that failed (Redis replies a bare `ERR` and logs the
+    /// reason; embedis says it).
+    pub fn save_failed(reason: &str) -> Error {
+        Error::Formatted(format!("ERR {reason}"))
+    }
+
     /// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`,
     /// what a subcommand sends when its own argument check fails (SLOWLOG GET 1 2).
     pub fn subcommand_syntax(command: &[u8], sub: &[u8]) -> Error {

@@ -42,6 +42,7 @@ pub mod error;
 pub mod glob;
 pub mod keyspace;
 pub mod num;
+pub mod persist;
 pub mod pubsub;
 pub mod reply;
 pub mod slowlog;

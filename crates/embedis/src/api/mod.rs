@@ -5,6 +5,7 @@
 mod bitmap;
 mod hash;
 mod keys;
+mod persist;
 mod pubsub;
 mod server;
 mod set;

@@ -16,6 +16,7 @@ pub mod connection;
 pub mod embedis;
 pub mod hash;
 pub mod keys;
+pub mod persist;
 pub mod pubsub;
 pub mod server;
 pub mod set;
@@ -182,6 +183,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     hash::COMMANDS,
     set::COMMANDS,
     embedis::COMMANDS,
+    persist::COMMANDS,
     pubsub::COMMANDS,
 ];
 

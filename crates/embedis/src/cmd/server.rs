@@ -243,9 +243,24 @@ fn shutdown(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     if !now && ctx.held.is_some() {
         return Err(error::SHUTDOWN_DENY_BLOCKING);
     }
-    if save && !force {
-        // SAVE asks for a snapshot and embedis cannot write one yet: Redis's answer when the
-        // save fails. FORCE shuts down anyway.
+    // Persistence: flush the AOF, and save the RDB when SAVE says so or save points are
+    // configured (NOSAVE skips it). A failure refuses to shut down unless FORCE.
+    let want_save = if nosave {
+        Some(false)
+    } else {
+        save.then_some(true)
+    };
+    let persisted = match ctx.engine().persist.state() {
+        // Inside EXEC or a script every shard is held: no snapshot can be taken here, so
+        // only the AOF is synced.
+        Some(_) if ctx.held.is_some() => {
+            crate::persist::shutdown(ctx.engine(), Some(false)).is_ok() && !save
+        }
+        Some(_) => crate::persist::shutdown(ctx.engine(), want_save).is_ok(),
+        // No directory to save into: SAVE cannot be honoured.
+        None => !save,
+    };
+    if !persisted && !force {
         return Err(error::SHUTDOWN_FAILED);
     }
     ctx.engine().request_shutdown();

@@ -37,9 +37,41 @@ const SHARD_SHIFT: u32 = 40;
 #[derive(Debug)]
 pub struct Shard {
     tables: Box<[Table]>,
+    /// A snapshot waiting for this shard's contents (see [`ShardCapture`]).
+    capture: Option<Arc<dyn ShardCapture>>,
+}
+
+/// A point-in-time snapshot in progress (BGSAVE, AOF rewrite): it is handed each shard's
+/// contents by whoever locks that shard first after the snapshot was requested, before any
+/// change, so the snapshot is the keyspace as it was at the request (see `persist`).
+pub trait ShardCapture: Send + Sync + std::fmt::Debug {
+    /// Records shard `idx` as it is now. Called with the shard locked.
+    fn capture(&self, idx: usize, shard: &Shard);
+}
+
+/// Hands a locked shard to its pending snapshot, if any: a single branch when none is.
+#[inline]
+fn settle(idx: usize, shard: &mut Shard) {
+    if shard.capture.is_some() {
+        if let Some(c) = shard.capture.take() {
+            c.capture(idx, shard);
+        }
+    }
 }
 
 impl Shard {
+    /// Every logical database's table, read-only (snapshots).
+    pub fn tables(&self) -> &[Table] {
+        &self.tables
+    }
+
+    /// Asks for this shard to be handed to `capture` before its next change (the caller
+    /// holds the lock; a capture still pending is settled first).
+    pub fn request_capture(&mut self, idx: usize, capture: Arc<dyn ShardCapture>) {
+        settle(idx, self);
+        self.capture = Some(capture);
+    }
+
     /// The table of logical database `db`.
     pub fn table(&mut self, db: usize) -> &mut Table {
         &mut self.tables[db]
@@ -68,6 +100,7 @@ impl Keyspace {
             .map(|_| {
                 Mutex::new(Shard {
                     tables: (0..databases).map(|_| Table::default()).collect(),
+                    capture: None,
                 })
             })
             .collect();
@@ -118,10 +151,16 @@ impl Keyspace {
         Access {
             ks: self,
             stats,
-            guards: Guards::One(idx, self.shards[idx].lock()),
+            guards: Guards::One(idx, self.lock_index(idx)),
             db,
             now_ms,
         }
+    }
+
+    fn lock_index(&self, idx: usize) -> MutexGuard<'_, Shard> {
+        let mut g = self.shards[idx].lock();
+        settle(idx, &mut g);
+        g
     }
 
     /// Locks every shard, in ascending order.
@@ -129,7 +168,7 @@ impl Keyspace {
         Access {
             ks: self,
             stats,
-            guards: Guards::All(self.shards.iter().map(|s| s.lock()).collect()),
+            guards: Guards::All((0..SHARDS).map(|i| self.lock_index(i)).collect()),
             db,
             now_ms,
         }
@@ -140,7 +179,7 @@ impl Keyspace {
         Access {
             ks: self,
             stats,
-            guards: Guards::One(idx, self.shards[idx].lock()),
+            guards: Guards::One(idx, self.lock_index(idx)),
             db: 0,
             now_ms,
         }

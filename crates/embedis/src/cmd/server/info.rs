@@ -240,21 +240,13 @@ fn system_memory() -> Option<u64> {
 }
 
 fn persistence(out: &mut String, engine: &Engine) {
-    // Nothing is persisted yet: no save ever runs, and (like Redis at start) the last save
-    // time is the start time.
     line!(out, "# Persistence");
-    line!(out, "loading:0");
-    line!(out, "async_loading:0");
-    line!(
-        out,
-        "rdb_changes_since_last_save:{}",
-        engine.stats.dirty.get()
-    );
-    line!(out, "rdb_bgsave_in_progress:0");
-    line!(out, "rdb_last_save_time:{}", engine.started_ms / 1000);
-    line!(out, "rdb_saves:0");
-    line!(out, "aof_enabled:0");
-    line!(out, "aof_rewrite_in_progress:0");
+    for (name, value) in crate::persist::info(engine) {
+        line!(out, "{name}:{value}");
+        if name == "loading" {
+            line!(out, "async_loading:0");
+        }
+    }
 }
 
 fn stats(out: &mut String, engine: &Engine) {
