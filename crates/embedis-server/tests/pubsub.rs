@@ -101,9 +101,10 @@ impl Client {
         self.stream.write_all(&out).unwrap();
     }
 
-    /// Sends a command given as space-separated words.
+    /// Sends a command given as space-separated words (`\xHH` escapes a byte).
     fn send_line(&mut self, line: &str) {
-        let words: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        let words: Vec<Vec<u8>> = line.split(' ').map(unescape).collect();
+        let words: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
         self.send(&words);
     }
 
@@ -127,6 +128,23 @@ impl Client {
         self.send_line(line);
         text(&self.frame().expect("reply"))
     }
+}
+
+fn unescape(word: &str) -> Vec<u8> {
+    let b = word.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') && i + 4 <= b.len() {
+            let hex = std::str::from_utf8(&b[i + 2..i + 4]).unwrap();
+            out.push(u8::from_str_radix(hex, 16).unwrap());
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 fn frame_end(b: &[u8], at: usize) -> Option<usize> {
@@ -328,6 +346,8 @@ const SCRIPTS: &[&str] = &[
     "SET a 1 ; MOVE a 1 ; SET a 2 ; SELECT 1 ; SET x 1 ; SELECT 0 ; SET x 2 ; MOVE x 1",
     "EXISTS a ; TYPE a ; TTL a ; PTTL a ; TOUCH a ; OBJECT ENCODING a ; EXPIRETIME a ; RANDOMKEY ; KEYS * ; SCAN 0 ; DBSIZE",
     "SET a 1 ; SET b 2 ; FLUSHDB ; SET a 1 ; FLUSHALL ; SET a 1 ; SWAPDB 0 1",
+    // DUMP / RESTORE (the payload is DUMP of the string "1")
+    "RESTORE r 0 \\x00\\xc0\\x01\\x0a\\x00\\x26\\x78\\xe7\\xb6\\xd1\\x01\\x11\\xfc ; RESTORE r 0 \\x00\\xc0\\x01\\x0a\\x00\\x26\\x78\\xe7\\xb6\\xd1\\x01\\x11\\xfc REPLACE ; RESTORE r 1 \\x00\\xc0\\x01\\x0a\\x00\\x26\\x78\\xe7\\xb6\\xd1\\x01\\x11\\xfc REPLACE ABSTTL ; RESTORE e 100000 \\x00\\xc0\\x01\\x0a\\x00\\x26\\x78\\xe7\\xb6\\xd1\\x01\\x11\\xfc ; DUMP nope ; DUMP e",
     // hashes
     "HSET h a 1 b 2 ; HSET h a 3 ; HSETNX h a 1 ; HSETNX h c 1 ; HMSET h d 1 ; HDEL h a x ; HDEL h b c d ; HDEL h x",
     "HINCRBY h a 1 ; HINCRBYFLOAT h b 1.5 ; HINCRBY h c x ; HGET h a ; HGET nope a ; HGETALL nope ; HLEN nope ; HEXISTS nope a ; HKEYS nope ; HVALS nope ; HSTRLEN nope a ; HRANDFIELD nope ; HMGET nope a",
@@ -413,6 +433,13 @@ fn notifications_match_redis_for_every_family_and_flag() {
         failures.join("\n")
     );
     assert!(compared > 500, "only {compared} events compared");
+    // The RESTORE script really restores (its payload is valid for both).
+    let restore = SCRIPTS.iter().find(|s| s.starts_with("RESTORE")).unwrap();
+    let events = notifications(embedis.addr(), "Eg", restore);
+    assert!(
+        events.contains(&"__keyevent@0__:restore r".to_string()),
+        "{events:?}"
+    );
 }
 
 /// Keys expired by the active cycle (nobody reads them) are notified as `expired`.
