@@ -89,11 +89,25 @@ fn no_subcommand(_ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 fn sub(ctx: &mut Ctx<'_, '_>, kind: Kind, names: &[Bytes], subscribe: bool) -> Result<Reply> {
     let now = ctx.now_ms();
     let engine = ctx.engine;
+    let in_exec = ctx.held.is_some();
     let state = ctx.client.pubsub(engine);
+    if in_exec {
+        // Inside MULTI/EXEC the replies belong to EXEC's array. Redis writes one frame per
+        // channel there, which breaks the array's count when there are several; one
+        // channel's reply is the frame itself, several are grouped in an array.
+        state.collect_replies();
+    }
     if subscribe {
         state.subscribe(kind, names, now);
     } else {
         state.unsubscribe(kind, names, now);
+    }
+    if in_exec {
+        let mut replies = state.take_replies();
+        return Ok(match replies.len() {
+            1 => replies.remove(0),
+            _ => Reply::Array(replies),
+        });
     }
     Ok(Reply::Pushed)
 }

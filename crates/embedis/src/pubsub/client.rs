@@ -93,6 +93,9 @@ pub struct ClientPubSub {
     channels: OrderedSet,
     patterns: OrderedSet,
     shard: OrderedSet,
+    /// When set, replies are collected here instead of queued (inside MULTI/EXEC, where they
+    /// are part of EXEC's reply).
+    inline: Option<Vec<Item>>,
 }
 
 impl std::fmt::Debug for ClientPubSub {
@@ -115,7 +118,23 @@ impl ClientPubSub {
             channels: OrderedSet::default(),
             patterns: OrderedSet::default(),
             shard: OrderedSet::default(),
+            inline: None,
         }
+    }
+
+    /// From now on, collect (un)subscribe replies instead of queueing them.
+    pub fn collect_replies(&mut self) {
+        self.inline = Some(Vec::new());
+    }
+
+    /// The replies collected since [`ClientPubSub::collect_replies`]; queueing resumes.
+    pub fn take_replies(&mut self) -> Vec<Reply> {
+        self.inline
+            .take()
+            .unwrap_or_default()
+            .iter()
+            .map(Item::to_reply)
+            .collect()
     }
 
     /// Channels subscribed to.
@@ -154,13 +173,16 @@ impl ClientPubSub {
         }
     }
 
-    fn ack(&self, kind: &'static str, channel: Option<Bytes>, count: i64, now_ms: u64) {
+    fn ack(&mut self, kind: &'static str, channel: Option<Bytes>, count: i64, now_ms: u64) {
         let item = Item::Ack {
             kind,
             channel,
             count,
         };
-        self.broker.deliver(&self.sub, item, now_ms);
+        match &mut self.inline {
+            Some(v) => v.push(item),
+            None => self.broker.deliver(&self.sub, item, now_ms),
+        }
     }
 
     /// (P|S)SUBSCRIBE: subscribes to each name and queues one reply per name.

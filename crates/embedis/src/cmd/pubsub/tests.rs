@@ -300,3 +300,41 @@ fn commands_emit_keyspace_events_for_each_family() {
         ["rename_from=t", "rename_to=u", "del=u"]
     );
 }
+
+#[test]
+fn inside_exec_replies_are_part_of_the_exec_reply() {
+    let db = db();
+    let e = db.engine().clone();
+    let mut s = db.session();
+    let cmd = crate::cmd::table().get(b"subscribe").unwrap();
+    let mut held = e.keyspace.lock_all(&e.stats, 0, 0);
+    let one = crate::db::run(
+        &e,
+        &mut s.state,
+        cmd,
+        &[Bytes::from("subscribe"), Bytes::from("a")],
+        Some(&mut held),
+    );
+    assert_eq!(one, ack("subscribe", Some("a"), 1));
+    let two = crate::db::run(
+        &e,
+        &mut s.state,
+        cmd,
+        &[Bytes::from("subscribe"), Bytes::from("b"), Bytes::from("c")],
+        Some(&mut held),
+    );
+    assert_eq!(
+        two,
+        Reply::Array(vec![
+            ack("subscribe", Some("b"), 2),
+            ack("subscribe", Some("c"), 3)
+        ])
+    );
+    drop(held);
+    assert!(drain(&mut s).is_empty(), "nothing queued twice");
+    assert_eq!(db.publish("c", "x"), 1);
+    assert_eq!(
+        drain(&mut s),
+        vec![Reply::Push(vec![b("message"), b("c"), b("x")])]
+    );
+}
