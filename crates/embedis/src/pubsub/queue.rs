@@ -8,6 +8,7 @@
 //! consumer sees the end of the stream and the connection closes. Publishers never wait.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
@@ -71,6 +72,11 @@ struct State<T> {
 /// A single-consumer queue bounded by [`OutputLimit`].
 pub struct Queue<T> {
     state: Mutex<State<T>>,
+    /// Whether items may be waiting: lets the consumer skip the lock on its hot path (a
+    /// connection checks after every command). Set under the lock by pushes.
+    maybe_items: AtomicBool,
+    /// Mirrors `State::overflowed`, readable without the lock.
+    overflowed: AtomicBool,
 }
 
 impl<T> std::fmt::Debug for Queue<T> {
@@ -95,6 +101,8 @@ impl<T> Default for Queue<T> {
                 overflowed: false,
                 closed: false,
             }),
+            maybe_items: AtomicBool::new(false),
+            overflowed: AtomicBool::new(false),
         }
     }
 }
@@ -112,8 +120,10 @@ impl<T: Weigh> Queue<T> {
             }
             s.items.push_back(item);
             s.bytes += weight;
+            self.maybe_items.store(true, Ordering::Release);
             let outcome = if over_limit(&mut s, limit, now_ms) {
                 s.overflowed = true;
+                self.overflowed.store(true, Ordering::Release);
                 s.items = VecDeque::new();
                 s.bytes = 0;
                 Pushed::Overflowed
@@ -174,6 +184,9 @@ impl<T: Weigh> Queue<T> {
 
     /// Takes queued items, oldest first, until about `max_bytes` were taken (at least one).
     pub fn drain(&self, max_bytes: usize, mut f: impl FnMut(T)) -> usize {
+        if !self.maybe_items.load(Ordering::Acquire) {
+            return 0;
+        }
         let mut taken = 0;
         let mut s = self.state.lock();
         while taken < max_bytes.max(1) {
@@ -185,12 +198,15 @@ impl<T: Weigh> Queue<T> {
             taken += w;
             f(item);
         }
+        if s.items.is_empty() {
+            self.maybe_items.store(false, Ordering::Release);
+        }
         taken
     }
 
     /// Whether the queue was cut off for passing its limit.
     pub fn overflowed(&self) -> bool {
-        self.state.lock().overflowed
+        self.overflowed.load(Ordering::Acquire)
     }
 
     /// Pending bytes.
