@@ -258,7 +258,7 @@ impl ClientState {
 /// let clock = ManualClock::new();
 /// let db = Db::builder().clock(clock.clone()).seed(42).build();
 /// db.call(["SET", "k", "v", "PX", "100"]);
-/// clock.advance(std::time::Duration::from_millis(100));
+/// clock.advance(std::time::Duration::from_millis(101));
 /// assert_eq!(db.call(["GET", "k"]), embedis::Reply::Nil);
 /// ```
 #[derive(Debug, Default)]

@@ -145,6 +145,37 @@ pub const NUMKEYS_TOO_MANY: Error =
     Error::Static("ERR Number of keys can't be greater than number of args");
 /// `ERR LIMIT can't be negative` (SINTERCARD)
 pub const LIMIT_NEGATIVE: Error = Error::Static("ERR LIMIT can't be negative");
+/// `ERR XX and NX options at the same time are not compatible` (ZADD)
+pub const XX_AND_NX: Error =
+    Error::Static("ERR XX and NX options at the same time are not compatible");
+/// `ERR GT, LT, and/or NX options at the same time are not compatible` (ZADD)
+pub const GT_LT_NX: Error =
+    Error::Static("ERR GT, LT, and/or NX options at the same time are not compatible");
+/// `ERR INCR option supports a single increment-element pair` (ZADD)
+pub const INCR_SINGLE_PAIR: Error =
+    Error::Static("ERR INCR option supports a single increment-element pair");
+/// `ERR resulting score is not a number (NaN)` (ZADD INCR, ZINCRBY)
+pub const SCORE_IS_NAN: Error = Error::Static("ERR resulting score is not a number (NaN)");
+/// `ERR min or max is not a float` (score ranges)
+pub const MIN_MAX_NOT_FLOAT: Error = Error::Static("ERR min or max is not a float");
+/// `ERR min or max not valid string range item` (lex ranges)
+pub const MIN_MAX_NOT_LEX: Error = Error::Static("ERR min or max not valid string range item");
+/// `ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX`
+pub const LIMIT_NEEDS_BY: Error = Error::Static(
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+);
+/// `ERR syntax error, WITHSCORES not supported in combination with BYLEX`
+pub const WITHSCORES_BYLEX: Error =
+    Error::Static("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
+/// `ERR weight value is not a float` (ZUNION/ZINTER WEIGHTS)
+pub const WEIGHT_NOT_FLOAT: Error = Error::Static("ERR weight value is not a float");
+/// `ERR count should be greater than 0` (ZMPOP, LMPOP)
+pub const COUNT_NOT_POSITIVE: Error = Error::Static("ERR count should be greater than 0");
+/// `ERR value is out of range, value must between -9223372036854775807 and
+/// 9223372036854775807` (ZRANDMEMBER/HRANDFIELD/SRANDMEMBER count of `LONG_MIN`)
+pub const VALUE_NOT_IN_LONG_RANGE: Error = Error::Static(
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+);
 /// `ERR Protocol error: ...` texts are the server's; see embedis-server.
 /// `ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?`
 pub const AUTH_NOT_CONFIGURED: Error = Error::Static(
@@ -276,6 +307,14 @@ impl Error {
             command: command.to_ascii_uppercase(),
             sub: sanitize(&sub[..sub.len().min(128)]),
         }
+    }
+
+    /// `ERR at least 1 input key is needed for '<cmd>' command` (ZUNION, ZINTER, ZDIFF...;
+    /// `cmd` is the command's table name).
+    pub fn no_input_keys(cmd: &str) -> Error {
+        Error::Formatted(format!(
+            "ERR at least 1 input key is needed for '{cmd}' command"
+        ))
     }
 
     /// `ERR wrong number of arguments for '<name>' command`, `name` as the user typed it,

@@ -24,13 +24,11 @@
 //!   [`Reply`] values.
 //! - [`error`]: every error reply and its exact Redis text, in one enum.
 //! - [`reply`]: the reply value type (RESP2/RESP3 shapes without the bytes).
-//! - [`glob`]: Redis's glob matching (KEYS, SCAN MATCH, pattern subscriptions).
+//! - [`glob`]: Redis's glob matching (KEYS, SCAN MATCH, CONFIG GET, COMMAND LIST, PSUBSCRIBE).
 //! - [`num`]: integers and doubles parsed and formatted exactly like Redis.
-//! - [`glob`]: Redis's glob-style pattern matching (KEYS, SCAN MATCH, PSUBSCRIBE).
 //! - [`pubsub`]: the pub/sub broker, keyspace notifications and in-process subscriptions.
 //! - [`clients`]: the registry of connected clients (CLIENT LIST/KILL, INFO clients).
 //! - [`config`], [`stats`]: CONFIG values and INFO counters; [`slowlog`]: SLOWLOG.
-//! - [`glob`]: Redis's glob patterns (KEYS, CONFIG GET, COMMAND LIST).
 
 pub mod api;
 pub mod clients;

@@ -114,7 +114,7 @@ struct Model {
 impl Model {
     fn purge(&mut self) {
         let now = self.now;
-        self.keys.retain(|_, (_, at)| at.is_none_or(|t| t > now));
+        self.keys.retain(|_, (_, at)| at.is_none_or(|t| t >= now));
     }
 
     fn apply(&mut self, op: &Op) -> Reply {

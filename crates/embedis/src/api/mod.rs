@@ -10,3 +10,6 @@ mod pubsub;
 mod server;
 mod set;
 mod string;
+mod zset;
+
+pub use zset::Scored;

@@ -21,6 +21,7 @@ pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod string;
+pub mod zset;
 
 // foldhash: the lookup runs once per command; SipHash showed up at ~2-3% in profiles.
 use foldhash::HashMap;
@@ -184,6 +185,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     set::COMMANDS,
     embedis::COMMANDS,
     persist::COMMANDS,
+    zset::COMMANDS,
     pubsub::COMMANDS,
 ];
 

@@ -1100,7 +1100,8 @@ mod tests {
         call(&db, &["GETEX", "k", "PERSIST"]);
         assert_eq!(ttl(&db, "k"), None);
         call(&db, &["SETEX", "k", "2", "v"]);
-        clock.advance(std::time::Duration::from_millis(1999));
+        clock.advance(std::time::Duration::from_millis(2000));
+        // Alive through its expiry millisecond, like Redis.
         assert_eq!(call(&db, &["GET", "k"]), Reply::bulk("v"));
         clock.advance(std::time::Duration::from_millis(1));
         assert_eq!(call(&db, &["GET", "k"]), Reply::Nil);
@@ -1110,8 +1111,15 @@ mod tests {
     fn absolute_times_in_the_past() {
         let (db, clock) = db();
         let now = clock.now_millis().to_string();
+        // Like Redis 7.0, SET does not check for a time already reached: the key lives
+        // through its expiry millisecond (PTTL 0) and is gone after it.
         call(&db, &["SET", "k", "v", "PXAT", &now]);
+        assert_eq!(call(&db, &["GET", "k"]), Reply::bulk("v"));
+        assert_eq!(call(&db, &["PTTL", "k"]), Reply::Int(0));
+        clock.advance(std::time::Duration::from_millis(1));
         assert_eq!(call(&db, &["GET", "k"]), Reply::Nil);
+        // GETEX does check: a time not in the future deletes at once.
+        let now = clock.now_millis().to_string();
         call(&db, &["SET", "k", "v"]);
         assert_eq!(call(&db, &["GETEX", "k", "PXAT", &now]), Reply::bulk("v"));
         assert_eq!(entry(&db, "k"), None);

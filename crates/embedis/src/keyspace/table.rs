@@ -39,8 +39,10 @@ impl Entry {
         (self.expire_at != 0).then_some(self.expire_at)
     }
 
+    /// Like Redis (`keyIsExpired`: `now > when`), a key lives through its expiry
+    /// millisecond, with PTTL 0, and is gone only once the time is past it.
     pub(crate) fn is_expired(&self, now_ms: u64) -> bool {
-        self.expire_at != 0 && self.expire_at <= now_ms
+        self.expire_at != 0 && self.expire_at < now_ms
     }
 
     /// Approximate bytes this entry costs (MEMORY USAGE, maxmemory accounting).
@@ -168,7 +170,7 @@ impl Table {
         true
     }
 
-    /// Removes up to `limit` keys whose expiry is at or before `now_ms`, calling `on_expired`
+    /// Removes up to `limit` keys whose expiry is before `now_ms`, calling `on_expired`
     /// with each; returns how many were removed.
     pub fn expire_due(
         &mut self,
@@ -181,7 +183,7 @@ impl Table {
             let Some(&(at, hash)) = self.expires.first() else {
                 break;
             };
-            if at > now_ms {
+            if at >= now_ms {
                 break;
             }
             self.expires.pop_first();

@@ -7,3 +7,4 @@ pub mod hash;
 pub mod packed;
 pub mod set;
 pub mod string;
+pub mod zset;
