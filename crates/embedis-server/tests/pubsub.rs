@@ -357,6 +357,13 @@ const SCRIPTS: &[&str] = &[
     "SADD s a ; SMOVE s d a ; SADD s a ; SADD d a ; SMOVE s d a ; SADD s b ; SMOVE s s b ; SMOVE s d x ; SMOVE nope d a",
     "SADD a 1 2 ; SADD b 2 3 ; SINTERSTORE d a b ; SUNIONSTORE d a b ; SDIFFSTORE d a b ; SDIFFSTORE d a a ; SINTERSTORE d x y ; SET d2 x ; SUNIONSTORE d2 x",
     "SISMEMBER s a ; SMEMBERS s ; SCARD s ; SRANDMEMBER s ; SINTER a b ; SUNION a b ; SDIFF a b ; SMISMEMBER s a ; SINTERCARD 1 s",
+    // sorted sets
+    "ZADD z 1 a 2 b ; ZADD z 1 a ; ZADD z 3 a ; ZADD z INCR 1 a ; ZADD z NX 5 a ; ZADD z XX GT 1 a ; ZADD z XX 1 nope ; ZADD nope XX 1 a ; ZADD z INCR +inf a ; ZADD z INCR -inf a",
+    "ZINCRBY z 1 a ; ZINCRBY z 2 n ; ZREM z a x ; ZREM z b n ; ZREM z q ; ZADD z 1 a ; ZREM z a",
+    "ZADD z 1 a 2 b 3 c 4 d ; ZREMRANGEBYSCORE z 1 1 ; ZREMRANGEBYRANK z 0 0 ; ZREMRANGEBYLEX z - + ; ZREMRANGEBYSCORE nope 1 1 ; ZADD z 1 a ; ZREMRANGEBYRANK z 5 6 ; ZREMRANGEBYSCORE z -inf +inf",
+    "ZADD z 1 a 2 b 3 c ; ZPOPMIN z ; ZPOPMAX z 5 ; ZPOPMIN nope ; ZADD z 1 a 2 b ; ZMPOP 2 nope z MIN COUNT 1 ; ZMPOP 1 z MAX COUNT 5 ; ZADD z 1 a ; ZPOPMIN z 0",
+    "ZADD a 1 x 2 y ; ZADD b 1 y ; ZINTERSTORE d 2 a b ; ZUNIONSTORE d 2 a b ; ZDIFFSTORE d 2 a b ; ZDIFFSTORE d 2 a a ; ZRANGESTORE d2 a 0 -1 ; ZRANGESTORE d2 a 5 6 ; SET d3 v ; ZINTERSTORE d3 2 a nope ; ZUNIONSTORE d4 1 nope",
+    "ZRANGE z 0 -1 ; ZSCORE z a ; ZCARD z ; ZRANK z a ; ZCOUNT z 0 1 ; ZRANDMEMBER z ; ZMSCORE z a ; ZINTER 1 z ; ZUNION 1 z ; ZDIFF 1 z ; ZINTERCARD 1 z ; ZLEXCOUNT z - + ; ZSCAN z 0 ; ZRANGEBYSCORE z 0 1",
     // Expiry on read and on write (one key each: whether Redis's active cycle or the lookup
     // gets to a key first, the events are the same, but across keys their order would not be).
     "SET a 1 PX 1 ; @sleep 20 ; GET a",
