@@ -240,7 +240,7 @@ fn keyspace_events_typed_stream() {
     db.call(["SET", "lazy", "v", "PX", "100"]);
     db.call(["DEL", "k"]);
     db.call(["SET", "k2", "v", "PX", "50"]);
-    clock.advance(Duration::from_millis(100));
+    clock.advance(Duration::from_millis(101));
     assert_eq!(db.call(["GET", "lazy"]), crate::Reply::Nil);
     db.run_active_expiry();
     let got: Vec<(Event, String)> = std::iter::from_fn(|| events.try_next())
