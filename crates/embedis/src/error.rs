@@ -182,6 +182,27 @@ pub const AUTH_NOT_CONFIGURED: Error = Error::Static(
     "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
 );
 
+// Rate limiter commands (cmd/limiter.rs). CL.THROTTLE's texts are redis-cell's, which
+// prefixes everything with "Cell error: " (and its own errors with "Store error: ").
+/// redis-cell's usage error for a wrong number of CL.THROTTLE arguments.
+pub const CELL_USAGE: Error = Error::Static(
+    "Cell error: Store error: Usage: cl.throttle <key> <max_burst> <count per period> <period> [<quantity>]",
+);
+/// redis-cell: a count or period of zero.
+pub const CELL_ZERO_RATE: Error =
+    Error::Static("Cell error: Store error: Zero rates are not supported");
+/// redis-cell: a stored `-1` (counted as missing) blocks every insert attempt.
+pub const CELL_CAS_EXHAUSTED: Error =
+    Error::Static("Cell error: Store error: Failed to update rate limit after 5 attempts");
+/// redis-cell: `RedisModule_SetExpire` refused a negative TTL.
+pub const CELL_EXPIRE_FAILED: Error =
+    Error::Static("Cell error: Store error: Error while setting key expire");
+/// A rate limiter key holds a string that is not that limiter's state (embedis text).
+pub const LIMITER_STATE: Error =
+    Error::Static("ERR the key holds a value that is not this rate limiter's state");
+/// The same key twice in one CL.LIMITALL (embedis text).
+pub const LIMITER_DUPLICATE_KEY: Error =
+    Error::Static("ERR the same key appears twice in one rate limit check");
 // Persistence (DUMP, RESTORE, SAVE, BGSAVE, BGREWRITEAOF).
 /// `BUSYKEY Target key name already exists.` (RESTORE without REPLACE)
 pub const BUSYKEY: Error = Error::Static("BUSYKEY Target key name already exists.");
@@ -343,6 +364,25 @@ impl Error {
     /// including its code (`ERR ...`).
     pub fn formatted(text: String) -> Error {
         Error::Formatted(text)
+    }
+
+    /// redis-cell's error for an argument that is not an integer.
+    pub fn cell_not_integer(arg: &[u8]) -> Error {
+        Error::Formatted(format!(
+            "Cell error: Store error: Couldn't parse as integer: {}",
+            sanitize(arg)
+        ))
+    }
+
+    /// redis-cell's error for a stored value it cannot read (`detail` is Rust's own text
+    /// for the parse or UTF-8 error, which redis-cell passes through).
+    pub fn cell_bad_value(detail: &str) -> Error {
+        Error::Formatted(format!("Cell error: {detail}"))
+    }
+
+    /// A rate limiter policy, cost or lease argument out of range (embedis text).
+    pub fn limiter_invalid(detail: &dyn fmt::Display) -> Error {
+        Error::Formatted(format!("ERR invalid rate limit: {detail}"))
     }
 
     /// `ERR Syntax error in HELLO option '<opt>'`

@@ -3,8 +3,10 @@
 //! API and `Db::call` cannot disagree.
 
 mod bitmap;
+mod compare;
 mod hash;
 mod keys;
+mod limiter;
 mod persist;
 mod pubsub;
 mod server;

@@ -16,6 +16,7 @@ pub mod connection;
 pub mod embedis;
 pub mod hash;
 pub mod keys;
+pub mod limiter;
 pub mod persist;
 pub mod pubsub;
 pub mod server;
@@ -179,6 +180,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     string::COMMANDS,
     bitmap::COMMANDS,
     keys::COMMANDS,
+    limiter::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
     hash::COMMANDS,

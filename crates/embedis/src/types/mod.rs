@@ -4,6 +4,7 @@
 pub mod bitmap;
 pub mod bytetable;
 pub mod hash;
+pub mod limiter;
 pub mod packed;
 pub mod set;
 pub mod string;

@@ -1,0 +1,94 @@
+//! [`AnyBackend`]: a backend chosen at run time (from configuration), without `dyn`.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::{
+    Backend, EmbeddedBackend, LeaseRequest, RateLimitRequest, RawDecision, RedisBackend, SetOptions,
+};
+use crate::error::Result;
+
+/// Either backend; delegates every call with one `match`.
+///
+/// ```
+/// use embedis_kit::backend::{AnyBackend, EmbeddedBackend};
+///
+/// let backend: AnyBackend = EmbeddedBackend::new(embedis::Db::new()).into();
+/// # let _ = backend;
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum AnyBackend {
+    /// In-process.
+    Embedded(EmbeddedBackend),
+    /// Over the network.
+    Redis(RedisBackend),
+}
+
+impl From<EmbeddedBackend> for AnyBackend {
+    fn from(b: EmbeddedBackend) -> Self {
+        AnyBackend::Embedded(b)
+    }
+}
+
+impl From<RedisBackend> for AnyBackend {
+    fn from(b: RedisBackend) -> Self {
+        AnyBackend::Redis(b)
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $b:ident => $e:expr) => {
+        match $self {
+            AnyBackend::Embedded($b) => $e,
+            AnyBackend::Redis($b) => $e,
+        }
+    };
+}
+
+impl Backend for AnyBackend {
+    async fn rate_limit(&self, req: RateLimitRequest<'_>) -> Result<Vec<RawDecision>> {
+        delegate!(self, b => b.rate_limit(req).await)
+    }
+
+    async fn lease_acquire(&self, key: &[u8], lease: LeaseRequest<'_>) -> Result<RawDecision> {
+        delegate!(self, b => b.lease_acquire(key, lease).await)
+    }
+
+    async fn lease_release(&self, key: &[u8], id: &[u8]) -> Result<bool> {
+        delegate!(self, b => b.lease_release(key, id).await)
+    }
+
+    async fn lease_renew(&self, key: &[u8], id: &[u8], ttl: Duration) -> Result<bool> {
+        delegate!(self, b => b.lease_renew(key, id, ttl).await)
+    }
+
+    async fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        delegate!(self, b => b.get(key).await)
+    }
+
+    async fn set(&self, key: &[u8], value: &[u8], opts: SetOptions) -> Result<bool> {
+        delegate!(self, b => b.set(key, value, opts).await)
+    }
+
+    async fn delete(&self, keys: &[&[u8]]) -> Result<u64> {
+        delegate!(self, b => b.delete(keys).await)
+    }
+
+    async fn compare_and_delete(&self, key: &[u8], expected: &[u8]) -> Result<bool> {
+        delegate!(self, b => b.compare_and_delete(key, expected).await)
+    }
+
+    async fn compare_and_expire(&self, key: &[u8], expected: &[u8], ttl: Duration) -> Result<bool> {
+        delegate!(self, b => b.compare_and_expire(key, expected, ttl).await)
+    }
+
+    async fn expire(&self, key: &[u8], ttl: Duration) -> Result<bool> {
+        delegate!(self, b => b.expire(key, ttl).await)
+    }
+
+    fn is_remote(&self) -> bool {
+        delegate!(self, b => b.is_remote())
+    }
+}

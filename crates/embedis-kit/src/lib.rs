@@ -1,0 +1,37 @@
+//! Service building blocks that run the same code on the embedded embedis engine (one
+//! binary) and on real Redis (many instances).
+//!
+//! - [`backend`]: the [`Backend`](backend::Backend) trait and its implementations:
+//!   [`EmbeddedBackend`](backend::EmbeddedBackend) (in-process, native engine operations)
+//!   and [`RedisBackend`](backend::RedisBackend) (redis-rs, atomic Lua scripts on the
+//!   server's clock), or [`AnyBackend`](backend::AnyBackend) chosen at run time.
+//! - [`limiter`]: rate limiting (fixed window, sliding log, sliding window counter, token
+//!   bucket, GCRA), several policies per check, tiers, failure policies; and a
+//!   concurrency limiter with expiring leases.
+//! - [`headers`]: `RateLimit`/`RateLimit-Policy` (IETF draft 11), `X-RateLimit-*` and
+//!   `Retry-After`.
+//!
+//! The same code on either backend:
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use std::time::Duration;
+//! use embedis_kit::backend::{AnyBackend, EmbeddedBackend};
+//! use embedis_kit::limiter::{Limiter, Policy};
+//!
+//! // From configuration: EmbeddedBackend for one binary, RedisBackend for many instances.
+//! let backend: AnyBackend = EmbeddedBackend::new(embedis::Db::new()).into();
+//! let limiter = Limiter::builder(backend)
+//!     .policy("api", Policy::token_bucket(20, 10, Duration::from_secs(1)))
+//!     .build()
+//!     .unwrap();
+//! assert!(limiter.check("user:7").await.allowed);
+//! # });
+//! ```
+
+pub mod backend;
+mod error;
+pub mod headers;
+pub mod limiter;
+
+pub use error::{Error, Result};
