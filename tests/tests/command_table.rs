@@ -19,10 +19,12 @@ const GROUPS: &[&str] = &[
     "server",
     "hash",
     "set",
+    "list",
+    "sorted-set",
 ];
 
 /// `core` rows of those groups that come later (with the data types they need).
-const NOT_YET: &[&str] = &["sort", "sort_ro"];
+const NOT_YET: &[&str] = &[];
 
 /// Commands that exist only in embedis (EMBEDIS.CLOCK, and the rate limiter's CL.* family,
 /// named after redis-cell's CL.THROTTLE): Redis cannot be the reference for them, so they

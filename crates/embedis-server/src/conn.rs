@@ -6,6 +6,11 @@
 //! so that a pipeline of large replies does not pile up. The engine is synchronous and its
 //! locks are taken and released inside each command: nothing is held across an `.await`.
 //!
+//! A command that blocks (BLPOP on empty lists...) parks the connection: the replies before it
+//! are written, then the connection awaits the blocked call while still reading the socket, so
+//! that a client that disconnects (or is killed, or the server stopping) withdraws its waiter at
+//! once; bytes it sends meanwhile wait in the buffer, run once the call completes, as in Redis.
+//!
 //! A connection closes when the client does, after QUIT or a protocol error (once the replies
 //! before it are written), when another client kills it (pending replies are dropped, as when
 //! Redis frees a client), when its query buffer passes `client-query-buffer-limit`, and when
@@ -15,9 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::{Bytes, BytesMut};
-use embedis::Session;
 use embedis::clients::ClientConn;
 use embedis::pubsub::Pushes;
+use embedis::{BlockedCall, Execution, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -100,9 +105,25 @@ async fn run(
                 Ok(true) => {
                     ran = true;
                     let stopping = engine.shutdown_requested.load(Ordering::SeqCst);
-                    let reply = session.execute(&args);
+                    let executed = session.execute_or_block(&args);
                     // The arguments share the read buffer: release them before the next read.
                     args.clear();
+                    let reply = match executed {
+                        Execution::Reply(reply) => reply,
+                        Execution::Blocked(call) => {
+                            if !out.is_empty() && !write(stream, conn, &pushes, &mut out).await {
+                                return "write error";
+                            }
+                            let waited = wait_blocked(
+                                stream, conn, &mut stop, &mut buf, &parser, max_query, call,
+                            )
+                            .await;
+                            match waited {
+                                Ok(reply) => reply,
+                                Err(reason) => return reason,
+                            }
+                        }
+                    };
                     // Messages queued while the command ran go first, as in Redis (a RESP3
                     // client that publishes to itself gets the message before the count).
                     pushes.drain(usize::MAX, |r| encode(&r, session.state.resp, &mut out));
@@ -202,6 +223,40 @@ fn write_failed(conn: &ClientConn, pushes: &Pushes) -> &'static str {
     } else {
         "write error"
     }
+}
+
+/// Awaits a blocked command's reply while watching the socket: a client that disconnects,
+/// is killed, or the server stopping ends the wait, and dropping the call withdraws the
+/// waiter. Bytes read meanwhile stay in `buf` for after the reply.
+async fn wait_blocked(
+    stream: &mut TcpStream,
+    conn: &ClientConn,
+    stop: &mut watch::Receiver<bool>,
+    buf: &mut BytesMut,
+    parser: &RequestParser,
+    max_query: u64,
+    mut call: BlockedCall,
+) -> Result<embedis::Reply, &'static str> {
+    conn.meta.lock().blocked = true;
+    let result = loop {
+        parser.reserve(buf);
+        tokio::select! {
+            biased;
+            _ = conn.killed() => break Err("killed"),
+            _ = stop.wait_for(|s| *s) => break Err("server stopping"),
+            reply = &mut call => break Ok(reply),
+            read = stream.read_buf(buf) => match read {
+                Ok(0) => break Err("closed by the client"),
+                Ok(_) if (buf.len() + parser.pending_arg_bytes()) as u64 > max_query => {
+                    break Err("query buffer limit");
+                }
+                Ok(_) => {}
+                Err(_) => break Err("read error"),
+            },
+        }
+    };
+    conn.meta.lock().blocked = false;
+    result
 }
 
 /// Writes and empties `out`; false if the connection is gone, was killed, or passed its

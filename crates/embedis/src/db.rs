@@ -82,6 +82,16 @@ impl Engine {
         self.keyspace.broker()
     }
 
+    /// Clients blocked in BLPOP and friends right now (INFO `blocked_clients`).
+    pub fn blocked_clients(&self) -> usize {
+        self.keyspace.blocking.pending()
+    }
+
+    /// Blocked clients with a timeout (INFO `clients_in_timeout_table`).
+    pub fn clients_in_timeout_table(&self) -> usize {
+        self.keyspace.blocking.with_deadline()
+    }
+
     /// Asks whoever serves this engine (embedis-server) to stop: sets
     /// [`shutdown_requested`](Engine::shutdown_requested) and wakes [`shutdown_signal`]
     /// waiters.
@@ -172,6 +182,13 @@ pub struct ClientState {
     pub conn: Option<Arc<crate::clients::ClientConn>>,
     /// Pub/sub subscriptions and the push queue, created on first use.
     pub(crate) pubsub: Option<Box<crate::pubsub::ClientPubSub>>,
+    /// Set while blocking commands must not block (inside MULTI/EXEC or a script, like
+    /// Redis's `CLIENT_DENY_BLOCKING`): they reply as their timeout would, at once.
+    pub deny_blocking: bool,
+    /// Whether the running call may block (set by [`Session::execute_or_block`] only).
+    pub(crate) block_allowed: bool,
+    /// A waiter registered by the running command, for [`Session::execute_or_block`].
+    pub(crate) blocked: Option<crate::blocking::PendingBlock>,
 }
 
 impl ClientState {
@@ -189,6 +206,9 @@ impl ClientState {
             close_after_reply: false,
             conn: None,
             pubsub: None,
+            deny_blocking: false,
+            block_allowed: false,
+            blocked: None,
         }
     }
 
@@ -396,6 +416,10 @@ impl DbBuilder {
         if self.active_expiry.unwrap_or(true) {
             spawn_active_expiry(Arc::downgrade(&engine));
         }
+        engine
+            .keyspace
+            .blocking
+            .prepare_timer(Arc::downgrade(&engine), engine.clock.clone());
         Db { engine, db: 0 }
     }
 }
@@ -480,6 +504,9 @@ impl Db {
     /// Runs one command given as its arguments, the way a client would send it.
     /// Stateful commands (SELECT, MULTI...) affect only this call; use a [`Session`] to keep
     /// state across calls.
+    /// Blocking commands (BLPOP...) do not block here: with nothing to take they reply as their
+    /// timeout would; use the async methods (`db.blpop(..)`) or
+    /// [`Session::execute_or_block`] to wait.
     pub fn call<I, A>(&self, args: I) -> Reply
     where
         I: IntoIterator<Item = A>,
@@ -547,7 +574,9 @@ impl Session {
         &self.engine
     }
 
-    /// Runs one command.
+    /// Runs one command. A blocking command (BLPOP...) does not block here: with nothing to
+    /// take it replies at once as its timeout would (a null reply), like inside MULTI. Use
+    /// [`Session::execute_or_block`] to block.
     pub fn execute(&mut self, args: &[Bytes]) -> Reply {
         execute(&self.engine, &mut self.state, args)
     }
@@ -558,6 +587,48 @@ impl Session {
     pub fn pushes(&mut self) -> crate::pubsub::Pushes {
         self.state.pubsub(&self.engine).pushes()
     }
+    /// Runs one command, letting blocking commands block: with nothing to take, BLPOP and
+    /// friends return [`Execution::Blocked`], a call to await for the reply (served FIFO when
+    /// another client pushes, or the timeout reply). Dropping the call withdraws the client.
+    ///
+    /// ```
+    /// # tokio_test_block_on(async {
+    /// use embedis::{Db, Execution, Reply};
+    /// let db = Db::new();
+    /// let mut consumer = db.session();
+    /// let args: Vec<bytes::Bytes> = ["BLPOP", "jobs", "0"].map(bytes::Bytes::from).to_vec();
+    /// let Execution::Blocked(call) = consumer.execute_or_block(&args) else { panic!() };
+    /// db.call(["RPUSH", "jobs", "j1"]);
+    /// assert_eq!(call.await, Reply::Array(vec![Reply::bulk("jobs"), Reply::bulk("j1")]));
+    /// # });
+    /// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop {
+    /// #         if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; }
+    /// #         std::thread::yield_now();
+    /// #     }
+    /// # }
+    /// ```
+    pub fn execute_or_block(&mut self, args: &[Bytes]) -> Execution {
+        self.state.block_allowed = true;
+        let reply = execute(&self.engine, &mut self.state, args);
+        self.state.block_allowed = false;
+        match self.state.blocked.take() {
+            Some(pending) => Execution::Blocked(pending.into_call(self.engine.clone())),
+            None => Execution::Reply(reply),
+        }
+    }
+}
+
+/// What running a command gave: a reply, or a blocked call to await.
+#[derive(Debug)]
+pub enum Execution {
+    /// The command completed.
+    Reply(Reply),
+    /// The command blocked (BLPOP on empty lists...): await the call for its reply.
+    Blocked(crate::blocking::BlockedCall),
 }
 
 /// Resolves, checks and runs one command for `client`, keeping statistics.

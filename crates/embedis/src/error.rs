@@ -79,6 +79,20 @@ pub const SAME_OBJECT: Error = Error::Static("ERR source and destination objects
 /// `ERR timeout is not an integer or out of range`
 pub const TIMEOUT_NOT_INTEGER: Error =
     Error::Static("ERR timeout is not an integer or out of range");
+/// `ERR timeout is not a float or out of range` (blocking commands)
+pub const TIMEOUT_NOT_FLOAT: Error = Error::Static("ERR timeout is not a float or out of range");
+/// `ERR timeout is negative`
+pub const TIMEOUT_NEGATIVE: Error = Error::Static("ERR timeout is negative");
+/// `ERR index out of range` (LSET)
+pub const INDEX_OUT_OF_RANGE: Error = Error::Static("ERR index out of range");
+/// LPOS `RANK 0`
+pub const LPOS_RANK_ZERO: Error = Error::Static(
+    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+);
+/// `ERR COUNT can't be negative` (LPOS)
+pub const COUNT_NEGATIVE: Error = Error::Static("ERR COUNT can't be negative");
+/// `ERR MAXLEN can't be negative` (LPOS)
+pub const MAXLEN_NEGATIVE: Error = Error::Static("ERR MAXLEN can't be negative");
 /// `ERR invalid cursor`
 pub const INVALID_CURSOR: Error = Error::Static("ERR invalid cursor");
 /// `ERR value is out of range, must be positive`
@@ -138,7 +152,7 @@ pub const HASH_VALUE_NOT_INTEGER: Error = Error::Static("ERR hash value is not a
 pub const HASH_VALUE_NOT_FLOAT: Error = Error::Static("ERR hash value is not a float");
 /// `ERR value is NaN or Infinity` (HINCRBYFLOAT with an infinite increment)
 pub const VALUE_NAN_OR_INFINITY: Error = Error::Static("ERR value is NaN or Infinity");
-/// `ERR numkeys should be greater than 0` (SINTERCARD)
+/// `ERR numkeys should be greater than 0` (SINTERCARD, LMPOP, BLMPOP)
 pub const NUMKEYS_NOT_POSITIVE: Error = Error::Static("ERR numkeys should be greater than 0");
 /// `ERR Number of keys can't be greater than number of args` (SINTERCARD)
 pub const NUMKEYS_TOO_MANY: Error =

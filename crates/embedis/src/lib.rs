@@ -26,11 +26,14 @@
 //! - [`reply`]: the reply value type (RESP2/RESP3 shapes without the bytes).
 //! - [`glob`]: Redis's glob matching (KEYS, SCAN MATCH, CONFIG GET, COMMAND LIST, PSUBSCRIBE).
 //! - [`num`]: integers and doubles parsed and formatted exactly like Redis.
+//! - [`blocking`]: clients blocked in BLPOP and friends: FIFO queues per key, serving,
+//!   timeouts.
 //! - [`pubsub`]: the pub/sub broker, keyspace notifications and in-process subscriptions.
 //! - [`clients`]: the registry of connected clients (CLIENT LIST/KILL, INFO clients).
 //! - [`config`], [`stats`]: CONFIG values and INFO counters; [`slowlog`]: SLOWLOG.
 
 pub mod api;
+pub mod blocking;
 pub mod clients;
 pub mod clock;
 pub mod cmd;
@@ -47,8 +50,9 @@ pub mod slowlog;
 pub mod stats;
 pub mod types;
 
+pub use blocking::BlockedCall;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use db::{ClientState, Db, DbBuilder, Engine, Session};
+pub use db::{ClientState, Db, DbBuilder, Engine, Execution, Session};
 pub use error::{Error, Result};
 pub use reply::Reply;
 

@@ -3,14 +3,17 @@
 //! API and `Db::call` cannot disagree.
 
 mod bitmap;
+pub mod bzpop;
 mod compare;
 mod hash;
 mod keys;
 mod limiter;
+pub mod list;
 mod persist;
 mod pubsub;
 mod server;
 mod set;
+mod sort;
 mod string;
 mod zset;
 

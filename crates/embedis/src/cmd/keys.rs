@@ -487,6 +487,8 @@ pub fn copy_exec(
     a.set_in(dst_db, dst, value, expire_at);
     a.touched(dst);
     a.notify_in(dst_db, Event::CopyTo, dst);
+    // Clients blocked on `dst` in the destination database may take from it now.
+    a.signal_ready(dst_db, dst);
     Ok(true)
 }
 
@@ -530,6 +532,8 @@ pub fn move_exec(a: &mut Access<'_>, key: &[u8], dst_db: usize) -> Result<bool> 
     a.touched(key);
     a.notify(Event::MoveFrom, key);
     a.notify_in(dst_db, Event::MoveTo, key);
+    // Clients blocked on `key` in the destination database may take from it now.
+    a.signal_ready(dst_db, key);
     Ok(true)
 }
 

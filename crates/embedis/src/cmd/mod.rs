@@ -12,15 +12,18 @@
 pub mod aggregate;
 pub mod args;
 pub mod bitmap;
+pub mod bzpop;
 pub mod connection;
 pub mod embedis;
 pub mod hash;
 pub mod keys;
 pub mod limiter;
+pub mod list;
 pub mod persist;
 pub mod pubsub;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod zset;
 
@@ -180,6 +183,9 @@ const FAMILIES: &[&[CommandSpec]] = &[
     string::COMMANDS,
     bitmap::COMMANDS,
     keys::COMMANDS,
+    list::COMMANDS,
+    sort::COMMANDS,
+    bzpop::COMMANDS,
     limiter::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
@@ -356,6 +362,26 @@ impl<'a, 'g> Ctx<'a, 'g> {
     /// The selected database.
     pub fn db(&self) -> usize {
         self.client.db
+    }
+
+    /// Whether a blocking command may block now: only for a caller that can wait
+    /// (`Session::execute_or_block`), never inside MULTI/EXEC or a script (which run under a
+    /// held lock, or set `deny_blocking`). Otherwise blocking commands reply as their timeout
+    /// would.
+    pub fn may_block(&self) -> bool {
+        self.client.block_allowed && !self.client.deny_blocking && self.held.is_none()
+    }
+
+    /// Whether blocking is refused because of MULTI/EXEC or a script (where some commands
+    /// reply differently from a timeout: BLMOVE answers a null bulk, not a null array).
+    pub fn blocking_denied(&self) -> bool {
+        self.client.deny_blocking || self.held.is_some()
+    }
+
+    /// Hands a waiter registered by a blocking command to the caller (see
+    /// `Session::execute_or_block`).
+    pub fn set_blocked(&mut self, pending: crate::blocking::PendingBlock) {
+        self.client.blocked = Some(pending);
     }
 
     /// Runs `f` with the shard holding `key` locked (or with the held lock).

@@ -180,6 +180,9 @@ pub fn swapdb_exec(a: &mut Access<'_>, db1: i64, db2: i64) -> Result<()> {
     for shard in a.shards() {
         shard.swap(db1 as usize, db2 as usize);
     }
+    // Blocked clients stay with their database index: the swapped-in keys may serve them.
+    a.signal_waited_keys(db1 as usize);
+    a.signal_waited_keys(db2 as usize);
     a.stats().dirty.inc();
     Ok(())
 }

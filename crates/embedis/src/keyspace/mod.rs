@@ -14,8 +14,10 @@
 pub mod table;
 pub mod value;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
 
 pub use table::{Entry, Table, TableCursor};
@@ -23,6 +25,7 @@ pub use value::Value;
 
 use crate::config::notify;
 use crate::pubsub::{Broker, Event};
+use crate::blocking::{Blocking, ShardWaiters};
 use crate::stats::Stats;
 
 /// Number of shards. A power of two; 64 keeps contention low on many cores while the
@@ -37,6 +40,8 @@ const SHARD_SHIFT: u32 = 40;
 #[derive(Debug)]
 pub struct Shard {
     tables: Box<[Table]>,
+    /// Clients blocked on keys of this shard (see [`crate::blocking`]).
+    pub(crate) waiters: ShardWaiters,
     /// A snapshot waiting for this shard's contents (see [`ShardCapture`]).
     capture: Option<Arc<dyn ShardCapture>>,
 }
@@ -82,7 +87,8 @@ impl Shard {
         &self.tables[db]
     }
 
-    /// Swaps two logical databases' tables.
+    /// Swaps two logical databases' tables. Blocked clients stay with their database index,
+    /// as in Redis (call [`Access::signal_waited_keys`] for both databases afterwards).
     pub fn swap(&mut self, a: usize, b: usize) {
         self.tables.swap(a, b);
     }
@@ -96,6 +102,8 @@ pub struct Keyspace {
     databases: usize,
     /// Where keyspace events go (pub/sub notifications, in-process listeners).
     broker: Arc<Broker>,
+    /// Blocked clients: counters, deadlines (the queues are in the shards).
+    pub blocking: Arc<Blocking>,
 }
 
 impl Keyspace {
@@ -105,6 +113,7 @@ impl Keyspace {
             .map(|_| {
                 Mutex::new(Shard {
                     tables: (0..databases).map(|_| Table::default()).collect(),
+                    waiters: ShardWaiters::default(),
                     capture: None,
                 })
             })
@@ -114,6 +123,7 @@ impl Keyspace {
             hasher: foldhash::fast::FixedState::with_seed(seed),
             databases,
             broker: Arc::new(Broker::new()),
+            blocking: Arc::default(),
         }
     }
 
@@ -145,6 +155,12 @@ impl Keyspace {
     }
 
     /// Locks the shard holding `key`: enough for a command that touches only that key.
+    ///
+    /// Except when a blocked client waits on `key` with an operation that writes other keys
+    /// (BLMOVE): serving it, which happens before this lock is released, may need any shard,
+    /// so every shard is locked instead. Whether that is the case is read under the shard
+    /// lock, where no waiter on `key` can appear or go; the atomic load in front keeps the
+    /// check free while nobody blocks.
     pub fn lock_key<'a>(
         &'a self,
         key: &[u8],
@@ -153,13 +169,30 @@ impl Keyspace {
         now_ms: u64,
     ) -> Access<'a> {
         let idx = Self::shard_of(self.hash(key));
+        let guard = self.lock_index(idx);
+        if self.blocking.pending() > 0 && guard.waiters.needs_all(db, key) {
+            drop(guard);
+            return self.lock_all(stats, db, now_ms);
+        }
         Access {
             ks: self,
             stats,
-            guards: Guards::One(idx, self.lock_index(idx)),
+            guards: Guards::One(idx, guard),
             db,
             now_ms,
+            ready: VecDeque::new(),
         }
+    }
+
+    /// Runs `f` on the waiter queues of `key`'s shard, locking just that shard (withdrawing
+    /// a waiter: the caller holds no shard lock).
+    pub(crate) fn with_waiters_of<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(&mut ShardWaiters) -> R,
+    ) -> R {
+        let idx = Self::shard_of(self.hash(key));
+        f(&mut self.shards[idx].lock().waiters)
     }
 
     fn lock_index(&self, idx: usize) -> MutexGuard<'_, Shard> {
@@ -176,6 +209,7 @@ impl Keyspace {
             guards: Guards::All((0..SHARDS).map(|i| self.lock_index(i)).collect()),
             db,
             now_ms,
+            ready: VecDeque::new(),
         }
     }
 
@@ -187,6 +221,7 @@ impl Keyspace {
             guards: Guards::One(idx, self.lock_index(idx)),
             db: 0,
             now_ms,
+            ready: VecDeque::new(),
         }
     }
 }
@@ -201,6 +236,9 @@ enum Guards<'a> {
 /// Lookups apply lazy expiry (an expired key is removed when touched and counted in
 /// `expired_keys`), read lookups count keyspace hits and misses, and every method works on the
 /// selected database [`Access::db`] unless it takes one explicitly.
+///
+/// Dropping an `Access` serves the clients blocked on keys its writes made ready, before the
+/// locks are released (see [`crate::blocking`]).
 pub struct Access<'a> {
     ks: &'a Keyspace,
     stats: &'a Stats,
@@ -208,6 +246,17 @@ pub struct Access<'a> {
     /// The logical database commands address.
     pub db: usize,
     now_ms: u64,
+    /// Keys with blocked clients that writes under this lock made ready, in order.
+    ready: VecDeque<(usize, Bytes)>,
+}
+
+impl Drop for Access<'_> {
+    fn drop(&mut self) {
+        // Not while unwinding: a panic under the lock must not run more commands.
+        if !self.ready.is_empty() && !std::thread::panicking() {
+            crate::blocking::serve_ready(self);
+        }
+    }
 }
 
 impl std::fmt::Debug for Access<'_> {
@@ -237,7 +286,10 @@ impl<'a> Access<'a> {
     /// The shard for `hash`. Panics if this view does not hold it: a command that declared a
     /// single-key lock touched another key, a bug caught by the tests of that command.
     fn shard(&mut self, hash: u64) -> &mut Shard {
-        let idx = Keyspace::shard_of(hash);
+        self.shard_at(Keyspace::shard_of(hash))
+    }
+
+    fn shard_at(&mut self, idx: usize) -> &mut Shard {
         match &mut self.guards {
             Guards::One(held, g) => {
                 assert_eq!(*held, idx, "command touched a key outside its locked shard");
@@ -480,9 +532,67 @@ impl<'a> Access<'a> {
         self.ks
     }
 
-    /// Records that a write changed `key` (dirty counter; WATCH hooks in here).
-    pub fn touched(&mut self, _key: &[u8]) {
+    /// Records that a write changed `key` (dirty counter, WATCH), and marks it ready if
+    /// clients are blocked on it.
+    pub fn touched(&mut self, key: &[u8]) {
         self.stats.dirty.inc();
+        self.signal_ready(self.db, key);
+    }
+
+    /// Marks `key` of `db` ready for the clients blocked on it, if any: they are served when
+    /// this `Access` is dropped. `touched` does this for the selected database; commands that
+    /// write keys of another database (MOVE, COPY ... DB) call it for that one.
+    pub fn signal_ready(&mut self, db: usize, key: &[u8]) {
+        if self.ks.blocking.pending() == 0 {
+            return;
+        }
+        let hash = self.ks.hash(key);
+        if !self.shard(hash).waiters.has_live(db, key) {
+            return;
+        }
+        if !self
+            .ready
+            .iter()
+            .any(|(d, k)| *d == db && k.as_ref() == key)
+        {
+            self.ready.push_back((db, Bytes::copy_from_slice(key)));
+        }
+    }
+
+    /// Marks every key of `db` that clients wait on as ready (after SWAPDB, whose swapped-in
+    /// keys may satisfy them). Only with [`Access::holds_all`].
+    pub fn signal_waited_keys(&mut self, db: usize) {
+        if self.ks.blocking.pending() == 0 {
+            return;
+        }
+        let keys: Vec<Bytes> = self
+            .shards()
+            .flat_map(|s| s.waiters.waited_keys(db))
+            .collect();
+        for k in keys {
+            if !self.ready.iter().any(|(d, r)| *d == db && *r == k) {
+                self.ready.push_back((db, k));
+            }
+        }
+    }
+
+    /// The next key made ready, oldest first.
+    pub(crate) fn take_ready(&mut self) -> Option<(usize, Bytes)> {
+        self.ready.pop_front()
+    }
+
+    /// The waiter queues of the shard holding `key` (which this view must hold).
+    pub(crate) fn waiters_of(&mut self, key: &[u8]) -> &mut ShardWaiters {
+        let hash = self.ks.hash(key);
+        &mut self.shard(hash).waiters
+    }
+
+    /// Whether this view holds the shard of `key`.
+    pub fn holds_shard_of(&self, key: &[u8]) -> bool {
+        match &self.guards {
+            Guards::All(_) => true,
+            Guards::One(held, _) => *held == Keyspace::shard_of(self.ks.hash(key)),
+        }
     }
 
     /// Whether anyone wants events of `class` (a [`notify`] bit): lets a command skip work

@@ -5,6 +5,7 @@ pub mod bitmap;
 pub mod bytetable;
 pub mod hash;
 pub mod limiter;
+pub mod list;
 pub mod packed;
 pub mod set;
 pub mod string;

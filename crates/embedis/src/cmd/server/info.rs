@@ -184,6 +184,13 @@ fn clients(out: &mut String, engine: &Engine) {
     line!(out, "connected_clients:{}", engine.clients.count());
     line!(out, "cluster_connections:0");
     line!(out, "maxclients:{}", engine.config.read(|c| c.maxclients));
+    line!(out, "blocked_clients:{}", engine.blocked_clients());
+    line!(out, "tracking_clients:0");
+    line!(
+        out,
+        "clients_in_timeout_table:{}",
+        engine.clients_in_timeout_table()
+    );
 }
 
 fn memory_section(out: &mut String, engine: &Engine, usage: &[memory::DbUsage]) {

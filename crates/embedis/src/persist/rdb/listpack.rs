@@ -215,6 +215,11 @@ impl Builder {
         self.count
     }
 
+    /// Bytes the finished listpack will take (what Redis's quicklist calls a node's `sz`).
+    pub fn bytes(&self) -> usize {
+        self.buf.len() + 1
+    }
+
     /// Whether no element was added.
     pub fn is_empty(&self) -> bool {
         self.count == 0

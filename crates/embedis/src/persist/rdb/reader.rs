@@ -96,7 +96,7 @@ pub fn read_object(i: &mut Input<'_>, ty: u8, hasher: MemberHasher) -> Result<Va
             if items.is_empty() {
                 return Err(RdbError::EmptyKey);
             }
-            Err(RdbError::Unsupported("list"))
+            Ok(Value::List(Box::new(items.iter().collect())))
         }
         types::ZSET | types::ZSET_2 | types::ZSET_ZIPLIST | types::ZSET_LISTPACK => {
             let items = read_zset(i, ty)?;

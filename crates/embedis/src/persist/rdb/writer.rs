@@ -11,6 +11,7 @@ use super::listpack;
 use super::{Out, RDB_VERSION, crc64, intset, opcodes, types};
 use crate::keyspace::Value;
 use crate::types::hash::Hash;
+use crate::types::list::List;
 use crate::types::set::{Member, Set};
 use crate::types::string::Str;
 
@@ -23,6 +24,7 @@ pub fn object_type(value: &Value) -> Result<u8, &'static str> {
         Value::Hash(Hash::Table(_)) => types::HASH,
         Value::Set(Set::Intset(_)) => types::SET_INTSET,
         Value::Set(_) => types::SET,
+        Value::List(_) => types::LIST_QUICKLIST_2,
         #[allow(unreachable_patterns)]
         other => return Err(other.type_name()),
     })
@@ -66,8 +68,48 @@ fn write_body(out: &mut Out, value: &Value, compress: bool) {
                 }
             }
         }
+        Value::List(l) => write_quicklist(out, l, compress),
         #[allow(unreachable_patterns)]
         _ => {}
+    }
+}
+
+/// A list as Redis 7.0 writes its quicklist: the node count, then each node as its container
+/// (2: a listpack, 1: one plain element) and blob. Nodes are cut where Redis's quicklist cuts
+/// a list built by RPUSH (a node takes an element while its listpack stays within 8 KB,
+/// counting 8 bytes of overhead; elements of 1 GB or more get a plain node), so DUMP of such a
+/// list matches Redis byte for byte.
+fn write_quicklist(out: &mut Out, list: &List, compress: bool) {
+    const NODE_BYTES: usize = 8192;
+    const OVERHEAD: usize = 8;
+    const PLAIN: usize = 1 << 30;
+    let mut nodes: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut node: Option<listpack::Builder> = None;
+    for e in list.iter() {
+        if e.len() >= PLAIN {
+            if let Some(b) = node.take() {
+                nodes.push((2, b.finish()));
+            }
+            nodes.push((1, e.to_vec()));
+            continue;
+        }
+        let fits = node
+            .as_ref()
+            .is_some_and(|b| b.bytes() + e.len() + OVERHEAD <= NODE_BYTES);
+        if !fits {
+            if let Some(b) = node.take() {
+                nodes.push((2, b.finish()));
+            }
+        }
+        node.get_or_insert_with(listpack::Builder::new).push(e);
+    }
+    if let Some(b) = node {
+        nodes.push((2, b.finish()));
+    }
+    out.len(nodes.len() as u64);
+    for (container, blob) in nodes {
+        out.len(container);
+        out.string(&blob, compress);
     }
 }
 
