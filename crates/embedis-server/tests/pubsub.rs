@@ -357,6 +357,16 @@ const SCRIPTS: &[&str] = &[
     "SADD s a ; SMOVE s d a ; SADD s a ; SADD d a ; SMOVE s d a ; SADD s b ; SMOVE s s b ; SMOVE s d x ; SMOVE nope d a",
     "SADD a 1 2 ; SADD b 2 3 ; SINTERSTORE d a b ; SUNIONSTORE d a b ; SDIFFSTORE d a b ; SDIFFSTORE d a a ; SINTERSTORE d x y ; SET d2 x ; SUNIONSTORE d2 x",
     "SISMEMBER s a ; SMEMBERS s ; SCARD s ; SRANDMEMBER s ; SINTER a b ; SUNION a b ; SDIFF a b ; SMISMEMBER s a ; SINTERCARD 1 s",
+    // lists
+    "LPUSH l a b ; RPUSH l c ; LPUSHX l d ; RPUSHX l e ; LPUSHX nope x ; RPUSHX nope x ; LPUSH l2 x",
+    "RPUSH l a b c ; LPOP l ; RPOP l ; LPOP l ; LPOP l ; RPUSH l a b c ; LPOP l 2 ; RPOP l 5 ; RPUSH l a ; LPOP l 0 ; RPOP nope 1",
+    "RPUSH l a b c ; LINSERT l BEFORE b x ; LINSERT l AFTER zz y ; LINSERT nope BEFORE a b ; LSET l 0 z ; LTRIM l 0 1 ; LTRIM l 0 -1 ; LTRIM l 5 10 ; LTRIM nope 0 1",
+    "RPUSH l a b a ; LREM l 0 a ; LREM l 1 zz ; LREM l 0 b ; LREM nope 0 a",
+    "RPUSH l a b ; LMOVE l d LEFT RIGHT ; LMOVE l d RIGHT LEFT ; RPUSH l a ; LMOVE l l LEFT RIGHT ; RPOPLPUSH l d ; RPOPLPUSH nope d ; RPUSH s x ; RPOPLPUSH s s",
+    "RPUSH l a b c ; LMPOP 2 nope l LEFT COUNT 2 ; LMPOP 1 l RIGHT COUNT 5 ; LMPOP 1 nope LEFT",
+    "RPUSH l a ; BLPOP l 1 ; RPUSH l a b ; BRPOP l 1 ; RPUSH l a ; BLMOVE l d LEFT LEFT 1 ; RPUSH l a ; BLMPOP 1 1 l LEFT ; RPUSH l a ; BRPOPLPUSH l l 1",
+    "LRANGE l 0 -1 ; LLEN l ; LINDEX l 0 ; LPOS l a",
+    "RPUSH l 3 1 2 ; SORT l STORE d ; SORT l BY nosort LIMIT 5 5 STORE d ; SORT nope STORE d ; SADD s 2 1 ; SORT s STORE d2 ; SORT l",
     // sorted sets
     "ZADD z 1 a 2 b ; ZADD z 1 a ; ZADD z 3 a ; ZADD z INCR 1 a ; ZADD z NX 5 a ; ZADD z XX GT 1 a ; ZADD z XX 1 nope ; ZADD nope XX 1 a ; ZADD z INCR +inf a ; ZADD z INCR -inf a",
     "ZINCRBY z 1 a ; ZINCRBY z 2 n ; ZREM z a x ; ZREM z b n ; ZREM z q ; ZADD z 1 a ; ZREM z a",
@@ -447,6 +457,51 @@ fn notifications_match_redis_for_every_family_and_flag() {
         events.contains(&"__keyevent@0__:restore r".to_string()),
         "{events:?}"
     );
+}
+
+/// Clients blocked in BLPOP and friends, served by another client's push: the push's
+/// events, then the pop's.
+#[test]
+fn served_blocked_clients_notify_like_redis() {
+    let Some(redis) = start_redis() else { return };
+    let embedis = start_embedis(&[]);
+    let run = |addr: SocketAddr, block: &str, feed: &str| {
+        let mut admin = Client::connect(addr);
+        admin.call("FLUSHALL");
+        admin.call("CONFIG SET notify-keyspace-events KEA");
+        let mut sub = Client::connect(addr);
+        sub.call("PSUBSCRIBE __keyevent@*");
+        let mut blocked = Client::connect(addr);
+        blocked.send_line(block);
+        std::thread::sleep(Duration::from_millis(100));
+        admin.call(feed);
+        let reply = text(&blocked.frame().unwrap());
+        admin.call("PUBLISH __keyevent@99__:marker end");
+        let mut events = Vec::new();
+        loop {
+            let w = words(&sub.frame().unwrap());
+            if w[2] == "__keyevent@99__:marker" {
+                break;
+            }
+            events.push(w[2..].join(" "));
+        }
+        admin.call("CONFIG SET notify-keyspace-events \"\"");
+        (reply, events)
+    };
+    for (block, feed) in [
+        ("BLPOP l 0", "RPUSH l a b"),
+        ("BRPOP l 0", "RPUSH l a"),
+        ("BLMOVE l d LEFT RIGHT 0", "RPUSH l a"),
+        ("BLMPOP 0 1 l RIGHT COUNT 5", "LPUSH l a b"),
+        ("BZPOPMIN z 0", "ZADD z 1 a"),
+        ("BZMPOP 0 1 z MAX COUNT 2", "ZADD z 1 a 2 b 3 c"),
+    ] {
+        assert_eq!(
+            run(embedis.addr(), block, feed),
+            run(redis.addr, block, feed),
+            "{block}"
+        );
+    }
 }
 
 /// Keys expired by the active cycle (nobody reads them) are notified as `expired`.

@@ -23,9 +23,9 @@ use parking_lot::{Mutex, MutexGuard};
 pub use table::{Entry, Table, TableCursor};
 pub use value::Value;
 
+use crate::blocking::{Blocking, ShardWaiters};
 use crate::config::notify;
 use crate::pubsub::{Broker, Event};
-use crate::blocking::{Blocking, ShardWaiters};
 use crate::stats::Stats;
 
 /// Number of shards. A power of two; 64 keeps contention low on many cores while the
