@@ -504,6 +504,59 @@ fn served_blocked_clients_notify_like_redis() {
     }
 }
 
+/// Keys evicted for maxmemory are notified as `evicted`, one event per key counted in
+/// `evicted_keys` (which keys go differs: sampling is random in both servers).
+#[test]
+fn evictions_notify_like_redis() {
+    let Some(redis) = start_redis() else { return };
+    let embedis = start_embedis(&[]);
+    let run = |addr: SocketAddr| {
+        let mut admin = Client::connect(addr);
+        admin.call("FLUSHALL");
+        let info = admin.call("INFO memory");
+        let used: u64 = info
+            .split("\r\n")
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        admin.call("CONFIG SET notify-keyspace-events Ee");
+        admin.call("CONFIG SET maxmemory-policy allkeys-lru");
+        admin.call(&format!("CONFIG SET maxmemory {}", used + 2_000_000));
+        let mut sub = Client::connect(addr);
+        sub.call("SUBSCRIBE __keyevent@0__:evicted");
+        let value = "v".repeat(200);
+        for i in 0..40_000 {
+            admin.call(&format!("SET key:{i} {value}"));
+        }
+        admin.call("CONFIG SET maxmemory 0");
+        let stats = admin.call("INFO stats");
+        let evicted: usize = stats
+            .split("\r\n")
+            .find_map(|l| l.strip_prefix("evicted_keys:"))
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        admin.call("PUBLISH __keyevent@0__:evicted end");
+        let mut events = 0;
+        loop {
+            let w = words(&sub.frame().unwrap());
+            if w[2] == "end" {
+                break;
+            }
+            assert!(w[2].starts_with("key:"), "{w:?}");
+            events += 1;
+        }
+        admin.call("CONFIG SET notify-keyspace-events \"\"");
+        admin.call("CONFIG SET maxmemory-policy noeviction");
+        admin.call("FLUSHALL");
+        (evicted, events)
+    };
+    for (name, (evicted, events)) in [("redis", run(redis.addr)), ("embedis", run(embedis.addr()))]
+    {
+        assert!(evicted > 1000, "{name}: {evicted} evicted");
+        assert_eq!(events, evicted, "{name}: one event per evicted key");
+    }
+}
+
 /// Keys expired by the active cycle (nobody reads them) are notified as `expired`.
 #[test]
 fn active_expiry_notifications_match_redis() {

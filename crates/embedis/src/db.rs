@@ -51,6 +51,9 @@ pub struct Engine {
     pub persist: crate::persist::Persistence,
     /// SLOWLOG entries.
     pub slowlog: crate::slowlog::Slowlog,
+    /// Highest `used_memory` seen (INFO `used_memory_peak`), sampled by the background
+    /// cycle, INFO and MEMORY STATS.
+    pub peak_memory: AtomicU64,
 }
 
 /// Calls, time and errors of one command (INFO commandstats).
@@ -117,29 +120,118 @@ impl Engine {
 
     /// Removes keys whose TTL has passed, at most `budget` in all; returns how many.
     pub fn active_expire(&self, budget: usize) -> usize {
+        self.expire_pass(budget).0
+    }
+
+    /// Removes keys whose TTL has passed, shard by shard, holding each shard's lock for at
+    /// most [`EXPIRE_BATCH`] removals so that clients never wait long; at most `budget` in
+    /// all. Returns how many were removed and the earliest expiry left.
+    fn expire_pass(&self, budget: usize) -> (usize, Option<u64>) {
         let now = self.clock.now_millis();
-        let dbs = self.keyspace.databases();
-        let broker = self.keyspace.broker();
+        let ks = &self.keyspace;
+        ks.take_expiry_hint();
         let mut removed = 0;
+        let mut next: Option<u64> = None;
         for idx in 0..SHARDS {
-            let mut a = self.keyspace.lock_shard(idx, &self.stats, now);
-            let notify = a.wants(crate::config::notify::EXPIRED);
-            for db in 0..dbs {
-                let left = budget.saturating_sub(removed);
-                if left == 0 {
-                    return removed;
+            loop {
+                let batch = EXPIRE_BATCH.min(budget - removed);
+                let (n, shard_next) = ks
+                    .lock_shard(idx, &self.stats, now)
+                    .expire_shard(idx, batch);
+                removed += n;
+                if removed == budget {
+                    return (removed, Some(now));
                 }
-                removed += a.shard_table(idx, db).expire_due(now, left, |e| {
-                    if notify {
-                        broker.notify(db, crate::pubsub::Event::Expired, e.key(), now);
+                if n < batch {
+                    if let Some(at) = shard_next {
+                        next = Some(next.map_or(at, |n: u64| n.min(at)));
                     }
-                });
+                    break;
+                }
             }
         }
-        self.stats.expired_keys.add(removed as u64);
-        removed
+        (removed, next)
+    }
+
+    /// One run of the background cycle: reclaims expired keys, continues an eviction that a
+    /// command left unfinished, and samples the memory peak. Returns how long to sleep: until
+    /// the next key expires, at least 1 ms and at most 1/hz.
+    pub fn background_cycle(&self) -> Duration {
+        let (_, next) = self.expire_pass(usize::MAX);
+        let ks = &self.keyspace;
+        if ks.maxmemory() != 0 && ks.used_memory() > ks.maxmemory() {
+            self.evict(None);
+        }
+        self.memory_peak();
+        let hz = self.config.read(|c| c.hz).clamp(1, 500) as u64;
+        let now = self.clock.now_millis();
+        let next = next.map_or(u64::MAX, |n| n.min(ks.expiry_hint()));
+        let wait = next.saturating_sub(now).clamp(1, 1000 / hz);
+        Duration::from_millis(wait)
+    }
+
+    /// `used_memory`: what the keyspace holds (see `keyspace::Keyspace::used_memory`).
+    pub fn used_memory(&self) -> u64 {
+        self.keyspace.used_memory()
+    }
+
+    /// The highest `used_memory` seen, including now.
+    pub fn memory_peak(&self) -> u64 {
+        let used = self.used_memory();
+        self.peak_memory
+            .fetch_max(used, Ordering::Relaxed)
+            .max(used)
+    }
+
+    /// Evicts keys per the maxmemory settings until memory is within `maxmemory` (see
+    /// `keyspace::evict`). `held` is the all-shards lock of EXEC or a script.
+    pub fn evict(&self, held: Option<&mut Access<'_>>) -> crate::keyspace::evict::Outcome {
+        let limits = self.keyspace.limits();
+        let now = held
+            .as_ref()
+            .map_or_else(|| self.clock.now_millis(), |a| a.now_ms());
+        // A generator of its own, seeded from the engine's: commands draw from the engine's
+        // generator while holding shard locks, so holding its lock here while taking shard
+        // locks could deadlock.
+        let mut rng = SmallRng::seed_from_u64(self.random_u64());
+        let mut rand = || rng.next_u64();
+        crate::keyspace::evict::perform(&self.keyspace, &self.stats, held, now, limits, &mut rand)
+    }
+
+    /// What Redis does before every command when `maxmemory` is set: evict as the policy
+    /// allows, then refuse a command that may grow memory (`denyoom`) if memory is still over
+    /// the limit with nothing left to evict. EXEC and scripts call it with their lock.
+    pub fn check_maxmemory(&self, held: Option<&mut Access<'_>>, denyoom: bool) -> Result<()> {
+        let max = self.keyspace.maxmemory();
+        if max == 0 || self.keyspace.used_memory() <= max {
+            return Ok(());
+        }
+        let outcome = self.evict(held);
+        self.memory_peak();
+        if denyoom && outcome == crate::keyspace::evict::Outcome::Fail {
+            return Err(Error::Oom);
+        }
+        Ok(())
+    }
+
+    /// Brings the keyspace's memory settings in line with the configuration (at start and
+    /// after CONFIG SET).
+    pub fn apply_memory_config(&self) {
+        self.config.read(|c| {
+            let limits = crate::keyspace::evict::Limits {
+                maxmemory: c.maxmemory,
+                policy: crate::keyspace::evict::Policy::parse(&c.maxmemory_policy)
+                    .unwrap_or_default(),
+                samples: c.maxmemory_samples as usize,
+            };
+            self.keyspace
+                .configure(limits, c.lfu_log_factor, c.lfu_decay_time);
+        });
     }
 }
+
+/// Most keys the active expiry cycle removes under one shard lock.
+pub const EXPIRE_BATCH: usize = 256;
 
 /// How a session's replies are delivered (CLIENT REPLY).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -411,6 +503,7 @@ impl DbBuilder {
             clients: crate::clients::Clients::default(),
             persist: crate::persist::Persistence::default(),
             slowlog,
+            peak_memory: AtomicU64::new(0),
         });
         crate::cmd::server::apply_config(&engine);
         if self.active_expiry.unwrap_or(true) {
@@ -424,23 +517,20 @@ impl DbBuilder {
     }
 }
 
-/// Reclaims expired keys in the background, `hz` times a second, until the engine is dropped.
+/// Reclaims expired keys in the background until the engine is dropped: each key soon after
+/// its time (the cycle sleeps until the next expiry, between 1 ms and 1/hz), so that
+/// expired-but-unread keys stay a small fraction of the volatile ones (`benches/expiry.sh`).
 /// A std thread rather than a tokio task: the engine must work without a runtime.
 fn spawn_active_expiry(engine: Weak<Engine>) {
     let spawned = std::thread::Builder::new()
         .name("embedis-expire".into())
         .spawn(move || {
             loop {
-                let hz = match engine.upgrade() {
-                    Some(e) => {
-                        // Keys whose time has come are removed exactly; the budget bounds the
-                        // pause when very many expire at once (the rest go next tick).
-                        e.active_expire(200_000);
-                        e.config.read(|c| c.hz).clamp(1, 500)
-                    }
+                let wait = match engine.upgrade() {
+                    Some(e) => e.background_cycle(),
                     None => return,
                 };
-                std::thread::sleep(Duration::from_millis(1000 / hz as u64));
+                std::thread::sleep(wait);
             }
         });
     if let Err(e) = spawned {
@@ -659,6 +749,12 @@ pub(crate) fn execute(engine: &Engine, client: &mut ClientState, args: &[Bytes])
         engine.stats.count_error(&Error::NoAuth);
         client.note_command(Some(cmd.full_name));
         return Reply::Error(Error::NoAuth);
+    }
+    if let Err(e) = engine.check_maxmemory(None, cmd.spec.has(cmd::flags::DENYOOM)) {
+        engine.command_stats[cmd.id].rejected_calls.inc();
+        engine.stats.count_error(&e);
+        client.note_command(Some(cmd.full_name));
+        return Reply::Error(e);
     }
     if client.resp == 2 && client.is_subscribed() && !cmd::pubsub::allowed_when_subscribed(cmd) {
         let e = Error::subscribed_context(cmd.full_name);

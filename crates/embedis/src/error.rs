@@ -115,10 +115,6 @@ pub const LFU_NOT_SELECTED: Error = Error::Static(
 pub const LFU_SELECTED: Error = Error::Static(
     "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
 );
-/// OBJECT FREQ under an LFU policy: embedis does not keep Redis's per-key LFU counter yet,
-/// so it says so instead of inventing a number. (Not a Redis text.)
-pub const LFU_NOT_TRACKED: Error =
-    Error::Static("ERR OBJECT FREQ is not supported yet: access frequency is not tracked");
 /// `ERR decrement would overflow` (DECRBY of i64::MIN)
 pub const DECREMENT_OVERFLOW: Error = Error::Static("ERR decrement would overflow");
 /// `ERR The specified keys must contain string values` (LCS)

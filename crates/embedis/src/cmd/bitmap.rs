@@ -129,7 +129,7 @@ fn edit_str<R>(
     }
     let mut data = vec![0; len];
     let r = f(&mut data, true);
-    a.set(key, Value::Str(Str::Bytes { data, raw: true }));
+    a.set(key, Value::Str(Str::raw(data)));
     Ok(r)
 }
 
@@ -295,13 +295,7 @@ pub fn bitop_exec(
             a.notify(Event::Del, dest);
         }
     } else {
-        a.set(
-            dest,
-            Value::Str(Str::Bytes {
-                data: acc,
-                raw: true,
-            }),
-        );
+        a.set(dest, Value::Str(Str::raw(acc)));
         a.touched(dest);
         a.notify(Event::Set, dest);
     }

@@ -60,7 +60,7 @@ fn write<'a>(a: &'a mut Access<'_>, key: &[u8]) -> Result<Option<&'a mut Hash>> 
 /// `hashTypeLookupWriteOrCreate`); callers always add a field before returning.
 fn write_or_create<'a>(a: &'a mut Access<'_>, key: &[u8]) -> Result<&'a mut Hash> {
     if write(a, key)?.is_none() {
-        a.set(key, Value::Hash(Hash::new()));
+        a.set(key, Value::Hash(Box::default()));
     }
     match write(a, key)? {
         Some(h) => Ok(h),

@@ -17,7 +17,7 @@ use super::{CommandSpec, Ctx};
 use crate::db::Db;
 use crate::error::{self, Error, Result};
 use crate::glob;
-use crate::keyspace::{Access, SHARDS, TableCursor, Value};
+use crate::keyspace::{Access, SHARDS, TableCursor, Value, evict};
 use crate::pubsub::Event;
 use crate::reply::Reply;
 use crate::types::string::Str;
@@ -948,7 +948,8 @@ pub fn object_exec(
     field: ObjectField,
     policy: MemoryPolicy,
 ) -> Result<Option<ObjectInfo>> {
-    let lru_now = a.lru_now();
+    let now = a.now_ms();
+    let decay = a.keyspace().lfu_decay_time();
     let Some(entry) = a.peek_read_silent(key) else {
         return Ok(None);
     };
@@ -958,7 +959,7 @@ pub fn object_exec(
             if policy.lfu {
                 return Err(error::LFU_SELECTED);
             }
-            ObjectInfo::Int(lru_now.saturating_sub(entry.access) as i64)
+            ObjectInfo::Int(evict::lru_idle_secs(entry.meta(), now) as i64)
         }
         ObjectField::RefCount => {
             // Whether the value was shared depends on the policy when it was stored; the
@@ -972,7 +973,7 @@ pub fn object_exec(
             if !policy.lfu {
                 return Err(error::LFU_NOT_SELECTED);
             }
-            return Err(error::LFU_NOT_TRACKED);
+            ObjectInfo::Int(i64::from(evict::lfu_counter(entry.meta(), now, decay)))
         }
     };
     Ok(Some(info))

@@ -112,8 +112,7 @@ pub struct RestoreOptions {
     pub absttl: bool,
     /// IDLETIME seconds (LRU idle time to set).
     pub idletime: Option<u64>,
-    /// FREQ (LFU counter). Accepted and range-checked like Redis; embedis does not keep an
-    /// LFU counter yet, so it has no other effect.
+    /// FREQ (LFU counter), applied under an LFU `maxmemory-policy` as in Redis.
     pub freq: Option<u8>,
 }
 
@@ -182,10 +181,18 @@ pub fn restore_exec(
     }
     let db = a.db;
     a.set_in(db, key, value, expire.map(|t| t as u64));
-    if let Some(idle) = opts.idletime {
-        let lru_now = (a.now_ms() / 1000) as u32;
+    // Redis's objectSetLRUOrLFU: FREQ counts under an LFU policy, IDLETIME under the others.
+    let now = a.now_ms();
+    let meta = if a.keyspace().lfu() {
+        opts.freq
+            .map(|f| crate::keyspace::evict::lfu_with_freq(now, f))
+    } else {
+        opts.idletime
+            .map(|idle| crate::keyspace::evict::lru_with_idle(now, idle))
+    };
+    if let Some(meta) = meta {
         if let Some(e) = a.get_mut(key) {
-            e.access = lru_now.saturating_sub(idle.min(u32::MAX as u64) as u32);
+            e.set_meta(meta);
         }
     }
     a.touched(key);

@@ -128,7 +128,7 @@ fn flush(a: &mut Access<'_>, dbs: std::ops::Range<usize>, mode: FlushMode) -> us
             let t = shard.table(db);
             removed += t.len();
             if mode == FlushMode::Async && !t.is_empty() {
-                old.push(std::mem::take(t));
+                old.push(t.take());
             }
             // Also bumps the table's epoch, so SCAN cursors from before restart.
             t.clear();

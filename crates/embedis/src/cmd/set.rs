@@ -93,7 +93,7 @@ pub fn sadd_exec(a: &mut Access<'_>, key: &[u8], members: &[impl AsRef<[u8]>]) -
     };
     let hasher = aggregate::member_hasher(a);
     if write(a, key)?.is_none() {
-        a.set(key, Value::Set(Set::for_member(first.as_ref())));
+        a.set(key, Value::Set(Box::new(Set::for_member(first.as_ref()))));
     }
     let Some(set) = write(a, key)? else {
         return Ok(0);
@@ -381,7 +381,7 @@ pub fn smove_exec(a: &mut Access<'_>, src: &[u8], dst: &[u8], member: &[u8]) -> 
         a.notify(Event::Del, src);
     }
     if write(a, dst)?.is_none() {
-        a.set(dst, Value::Set(Set::for_member(member)));
+        a.set(dst, Value::Set(Box::new(Set::for_member(member))));
     }
     if let Some(target) = write(a, dst)? {
         if target.insert(member, hasher) {
@@ -515,7 +515,7 @@ fn store(a: &mut Access<'_>, dst: &[u8], result: Set, event: Event) -> i64 {
         return 0;
     }
     let n = result.len() as i64;
-    a.set(dst, Value::Set(result));
+    a.set(dst, Value::Set(Box::new(result)));
     a.touched(dst);
     a.notify(event, dst);
     n

@@ -11,22 +11,29 @@
 //! Shard locks are `parking_lot::Mutex`: critical sections are short, never span an
 //! `.await`, and an uncontended lock is one atomic operation.
 
+pub mod entry;
+pub mod evict;
+#[cfg(test)]
+mod memory_tests;
 pub mod table;
 pub mod value;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
 
-pub use table::{Entry, Table, TableCursor};
+pub use entry::Entry;
+pub use table::{Table, TableCursor};
 pub use value::Value;
 
 use crate::blocking::{Blocking, ShardWaiters};
 use crate::config::notify;
 use crate::pubsub::{Broker, Event};
 use crate::stats::Stats;
+use table::Counts;
 
 /// Number of shards. A power of two; 64 keeps contention low on many cores while the
 /// all-shards lock stays cheap.
@@ -94,6 +101,31 @@ impl Shard {
     }
 }
 
+/// Keyspace-wide totals of one logical database.
+#[derive(Debug, Default)]
+pub struct DbTotals {
+    keys: AtomicI64,
+    volatile: AtomicI64,
+    bytes: AtomicI64,
+}
+
+impl DbTotals {
+    /// Number of keys (including expired ones not yet reclaimed).
+    pub fn keys(&self) -> u64 {
+        self.keys.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// Number of keys with a TTL.
+    pub fn volatile(&self) -> u64 {
+        self.volatile.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// Bytes of this database's tables and entries.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed).max(0) as u64
+    }
+}
+
 /// All keys of all logical databases.
 #[derive(Debug)]
 pub struct Keyspace {
@@ -104,26 +136,63 @@ pub struct Keyspace {
     broker: Arc<Broker>,
     /// Blocked clients: counters, deadlines (the queues are in the shards).
     pub blocking: Arc<Blocking>,
+    /// Bytes of every table and entry (what `used_memory` adds to [`Keyspace::baseline`]).
+    used: AtomicI64,
+    /// Per-database totals.
+    totals: Box<[DbTotals]>,
+    /// Bytes of the keyspace's fixed structures.
+    baseline: u64,
+    /// Whether entries' metadata words count LFU (else LRU): follows `maxmemory-policy`.
+    lfu: AtomicBool,
+    lfu_log_factor: AtomicU32,
+    lfu_decay_time: AtomicU32,
+    /// `maxmemory`, `maxmemory-policy` and `maxmemory-samples`, read before every command.
+    maxmemory: AtomicU64,
+    policy: Mutex<evict::Policy>,
+    samples: AtomicU32,
+    /// The earliest expiry time set since the active expiry cycle last looked (it sleeps
+    /// until then, see `db::spawn_active_expiry`).
+    expiry_hint: AtomicU64,
+    /// Eviction state (candidate pool, next database): see [`evict`].
+    pub(crate) evictor: Mutex<evict::Evictor>,
 }
 
 impl Keyspace {
     /// A keyspace with `databases` logical databases; `seed` keys the hash function.
     pub fn new(databases: usize, seed: u64) -> Self {
-        let shards = (0..SHARDS)
+        let hasher = foldhash::fast::FixedState::with_seed(seed);
+        let shards: Box<[Mutex<Shard>]> = (0..SHARDS)
             .map(|_| {
                 Mutex::new(Shard {
-                    tables: (0..databases).map(|_| Table::default()).collect(),
+                    tables: (0..databases)
+                        .map(|_| Table::with_hasher(hasher.clone()))
+                        .collect(),
                     waiters: ShardWaiters::default(),
                     capture: None,
                 })
             })
             .collect();
+        let baseline = (std::mem::size_of::<Keyspace>()
+            + crate::types::heap::block(SHARDS * std::mem::size_of::<Mutex<Shard>>())
+            + SHARDS * crate::types::heap::block(databases * std::mem::size_of::<Table>()))
+            as u64;
         Keyspace {
             shards,
-            hasher: foldhash::fast::FixedState::with_seed(seed),
+            hasher,
             databases,
             broker: Arc::new(Broker::new()),
             blocking: Arc::default(),
+            used: AtomicI64::new(0),
+            totals: (0..databases).map(|_| DbTotals::default()).collect(),
+            baseline,
+            lfu: AtomicBool::new(false),
+            lfu_log_factor: AtomicU32::new(10),
+            lfu_decay_time: AtomicU32::new(1),
+            maxmemory: AtomicU64::new(0),
+            policy: Mutex::new(evict::Policy::NoEviction),
+            samples: AtomicU32::new(5),
+            expiry_hint: AtomicU64::new(u64::MAX),
+            evictor: Mutex::new(evict::Evictor::default()),
         }
     }
 
@@ -154,6 +223,118 @@ impl Keyspace {
         Self::shard_of(self.hash(key))
     }
 
+    /// Bytes the keyspace holds: its fixed structures plus every table and entry. O(1): the
+    /// tables keep their sizes and every locked view publishes changes before it unlocks.
+    pub fn used_memory(&self) -> u64 {
+        self.baseline + self.used.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// Bytes of the keyspace's fixed structures (`used_memory` of an empty keyspace).
+    pub fn baseline(&self) -> u64 {
+        self.baseline
+    }
+
+    /// Totals of logical database `db`.
+    pub fn totals(&self, db: usize) -> &DbTotals {
+        &self.totals[db]
+    }
+
+    /// Applies the memory settings: the eviction limits, and what entries' metadata words
+    /// track (LFU for the LFU policies, with `lfu-log-factor` and `lfu-decay-time`, else LRU).
+    /// Switching between LRU and LFU leaves old words to be reinterpreted until keys are
+    /// touched again, as in Redis.
+    pub fn configure(&self, limits: evict::Limits, lfu_log_factor: u32, lfu_decay_time: u32) {
+        self.maxmemory.store(limits.maxmemory, Ordering::Relaxed);
+        *self.policy.lock() = limits.policy;
+        self.samples.store(limits.samples as u32, Ordering::Relaxed);
+        self.lfu.store(limits.policy.is_lfu(), Ordering::Relaxed);
+        self.lfu_log_factor.store(lfu_log_factor, Ordering::Relaxed);
+        self.lfu_decay_time.store(lfu_decay_time, Ordering::Relaxed);
+    }
+
+    /// `maxmemory` (0: no limit).
+    #[inline]
+    pub fn maxmemory(&self) -> u64 {
+        self.maxmemory.load(Ordering::Relaxed)
+    }
+
+    /// The eviction settings in force.
+    pub fn limits(&self) -> evict::Limits {
+        evict::Limits {
+            maxmemory: self.maxmemory(),
+            policy: *self.policy.lock(),
+            samples: self.samples.load(Ordering::Relaxed) as usize,
+        }
+    }
+
+    /// Whether metadata words count LFU.
+    pub fn lfu(&self) -> bool {
+        self.lfu.load(Ordering::Relaxed)
+    }
+
+    /// `lfu-decay-time` in minutes.
+    pub fn lfu_decay_time(&self) -> u32 {
+        self.lfu_decay_time.load(Ordering::Relaxed)
+    }
+
+    /// The metadata word of a key created now.
+    #[inline]
+    fn new_meta(&self, now_ms: u64) -> u32 {
+        if self.lfu() {
+            evict::lfu_new(now_ms)
+        } else {
+            evict::lru_clock(now_ms)
+        }
+    }
+
+    /// The metadata word of a key accessed now (Redis's `updateLFU` or LRU clock).
+    #[inline]
+    fn touched_meta(&self, meta: u32, now_ms: u64) -> u32 {
+        if self.lfu() {
+            evict::lfu_touch(
+                meta,
+                now_ms,
+                self.lfu_log_factor.load(Ordering::Relaxed),
+                self.lfu_decay_time(),
+            )
+        } else {
+            evict::lru_clock(now_ms)
+        }
+    }
+
+    fn note_expiry(&self, at: u64) {
+        if at < self.expiry_hint.load(Ordering::Relaxed) {
+            self.expiry_hint.fetch_min(at, Ordering::Relaxed);
+        }
+    }
+
+    /// The earliest expiry set since the last [`Keyspace::take_expiry_hint`].
+    pub fn expiry_hint(&self) -> u64 {
+        self.expiry_hint.load(Ordering::Relaxed)
+    }
+
+    /// Resets the hint before an expiry pass (which then lowers it to what it found).
+    pub fn take_expiry_hint(&self) {
+        self.expiry_hint.store(u64::MAX, Ordering::Relaxed);
+    }
+
+    fn add_totals(&self, db: usize, old: Counts, new: Counts) {
+        let d = |a: usize, b: usize| b as i64 - a as i64;
+        let t = &self.totals[db];
+        if old.keys != new.keys {
+            t.keys.fetch_add(d(old.keys, new.keys), Ordering::Relaxed);
+        }
+        if old.volatile != new.volatile {
+            t.volatile
+                .fetch_add(d(old.volatile, new.volatile), Ordering::Relaxed);
+        }
+        if old.bytes != new.bytes {
+            let bytes = d(old.bytes, new.bytes);
+            t.bytes.fetch_add(bytes, Ordering::Relaxed);
+            self.used.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+
     /// Locks the shard holding `key`: enough for a command that touches only that key.
     ///
     /// Except when a blocked client waits on `key` with an operation that writes other keys
@@ -181,6 +362,8 @@ impl Keyspace {
             db,
             now_ms,
             ready: VecDeque::new(),
+            pending: None,
+            resync: false,
         }
     }
 
@@ -210,10 +393,12 @@ impl Keyspace {
             db,
             now_ms,
             ready: VecDeque::new(),
+            pending: None,
+            resync: false,
         }
     }
 
-    /// Locks one shard by index (active expiry, statistics, memory scans).
+    /// Locks one shard by index (active expiry, eviction, statistics, memory scans).
     pub fn lock_shard<'a>(&'a self, idx: usize, stats: &'a Stats, now_ms: u64) -> Access<'a> {
         Access {
             ks: self,
@@ -222,6 +407,8 @@ impl Keyspace {
             db: 0,
             now_ms,
             ready: VecDeque::new(),
+            pending: None,
+            resync: false,
         }
     }
 }
@@ -231,11 +418,41 @@ enum Guards<'a> {
     All(Vec<MutexGuard<'a, Shard>>),
 }
 
+/// The shard `idx` of `guards`. Panics if the view does not hold it: a command that declared
+/// a single-key lock touched another key, a bug caught by the tests of that command.
+fn shard_mut<'g>(guards: &'g mut Guards<'_>, idx: usize) -> &'g mut Shard {
+    match guards {
+        Guards::One(held, g) => {
+            assert_eq!(*held, idx, "command touched a key outside its locked shard");
+            g
+        }
+        Guards::All(gs) => &mut gs[idx],
+    }
+}
+
+/// An entry handed out for modification, to measure again once the caller is done with it.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    idx: usize,
+    db: usize,
+    hash: u64,
+    addr: usize,
+    before: usize,
+}
+
 /// A locked view of the keyspace: what a command executes against.
 ///
 /// Lookups apply lazy expiry (an expired key is removed when touched and counted in
-/// `expired_keys`), read lookups count keyspace hits and misses, and every method works on the
-/// selected database [`Access::db`] unless it takes one explicitly.
+/// `expired_keys`), read lookups count keyspace hits and misses and refresh the key's LRU/LFU
+/// data, and every method works on the selected database [`Access::db`] unless it takes one
+/// explicitly.
+///
+/// Memory accounting: every change is measured and published to the keyspace totals before
+/// the lock is released. An entry handed out by [`Access::get`] or [`Access::get_mut`] may
+/// change size in the caller's hands, so it is measured again at the next call on this view or
+/// when the view is dropped: O(1) per command, since every value type keeps its size as it
+/// changes. Tables handed out directly ([`Access::tables`], [`Access::shards`],
+/// [`Access::shard_table`]) are re-summed the same way.
 ///
 /// Dropping an `Access` serves the clients blocked on keys its writes made ready, before the
 /// locks are released (see [`crate::blocking`]).
@@ -248,14 +465,19 @@ pub struct Access<'a> {
     now_ms: u64,
     /// Keys with blocked clients that writes under this lock made ready, in order.
     ready: VecDeque<(usize, Bytes)>,
+    pending: Option<Pending>,
+    resync: bool,
 }
 
 impl Drop for Access<'_> {
     fn drop(&mut self) {
-        // Not while unwinding: a panic under the lock must not run more commands.
+        // Serve blocked clients first (their pops change sizes too), then publish what every
+        // change of this view did to the memory totals. Not while unwinding: a panic under the
+        // lock must not run more commands.
         if !self.ready.is_empty() && !std::thread::panicking() {
             crate::blocking::serve_ready(self);
         }
+        self.settle_accounts();
     }
 }
 
@@ -273,14 +495,24 @@ impl<'a> Access<'a> {
         self.now_ms
     }
 
-    /// The LRU clock value for an access now.
-    pub(crate) fn lru_now(&self) -> u32 {
-        (self.now_ms / 1000) as u32
-    }
-
     /// Whether every shard is locked (multi-key commands, EXEC, scripts).
     pub fn holds_all(&self) -> bool {
         matches!(self.guards, Guards::All(_))
+    }
+
+    /// Measures the entry handed out last and re-sums tables handed out directly, publishing
+    /// the changes to the keyspace totals.
+    fn settle_accounts(&mut self) {
+        if let Some(p) = self.pending.take() {
+            shard_mut(&mut self.guards, p.idx)
+                .table(p.db)
+                .remeasure_at(p.hash, p.addr, p.before);
+            self.publish(p.idx, p.db);
+        }
+        if self.resync {
+            self.resync = false;
+            self.resync_tables();
+        }
     }
 
     /// The shard for `hash`. Panics if this view does not hold it: a command that declared a
@@ -299,22 +531,84 @@ impl<'a> Access<'a> {
         }
     }
 
-    fn table_for(&mut self, db: usize, key: &[u8]) -> (u64, &mut Table) {
+    /// Adds what changed in table (`idx`, `db`) since it was last published to the totals.
+    fn publish(&mut self, idx: usize, db: usize) {
+        let t = shard_mut(&mut self.guards, idx).table(db);
+        let now = t.counts();
+        if now != t.published {
+            let old = std::mem::replace(&mut t.published, now);
+            self.ks.add_totals(db, old, now);
+        }
+    }
+
+    fn resync_tables(&mut self) {
+        let ks = self.ks;
+        match &mut self.guards {
+            Guards::One(_, g) => {
+                for (db, t) in g.tables.iter_mut().enumerate() {
+                    let now = t.counts();
+                    if now != t.published {
+                        let old = std::mem::replace(&mut t.published, now);
+                        ks.add_totals(db, old, now);
+                    }
+                }
+            }
+            Guards::All(gs) => {
+                // Tables may have been swapped between databases (SWAPDB) or replaced
+                // (FLUSHALL ASYNC): with every shard held, sum them afresh.
+                let mut sums = vec![Counts::default(); ks.databases];
+                for g in gs.iter_mut() {
+                    for (db, t) in g.tables.iter_mut().enumerate() {
+                        let c = t.counts();
+                        t.published = c;
+                        sums[db].keys += c.keys;
+                        sums[db].volatile += c.volatile;
+                        sums[db].bytes += c.bytes;
+                    }
+                }
+                let mut used = 0;
+                for (db, c) in sums.iter().enumerate() {
+                    let t = &ks.totals[db];
+                    t.keys.store(c.keys as i64, Ordering::Relaxed);
+                    t.volatile.store(c.volatile as i64, Ordering::Relaxed);
+                    t.bytes.store(c.bytes as i64, Ordering::Relaxed);
+                    used += c.bytes as i64;
+                }
+                ks.used.store(used, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Where `key` lives: (hash, shard index).
+    #[inline]
+    fn locate(&self, key: &[u8]) -> (u64, usize) {
         let hash = self.ks.hash(key);
-        (hash, self.shard(hash).table(db))
+        (hash, Keyspace::shard_of(hash))
     }
 
     /// Removes `key` from `db` if its TTL has passed; true if it was expired.
     fn expire_if_due(&mut self, db: usize, key: &[u8]) -> bool {
         let now = self.now_ms;
-        let (hash, table) = self.table_for(db, key);
+        let (hash, idx) = self.locate(key);
+        let table = shard_mut(&mut self.guards, idx).table(db);
         let due = table.get(hash, key).is_some_and(|e| e.is_expired(now));
         if due {
-            table.remove(hash, key);
-            self.stats.expired_keys.inc();
+            self.remove_expired(idx, db, hash, key);
             self.notify_in(db, Event::Expired, key);
         }
         due
+    }
+
+    /// Removes a key whose TTL has passed: the one place lazy expiry removes keys (active
+    /// expiry goes through [`Access::expire_shard`]).
+    fn remove_expired(&mut self, idx: usize, db: usize, hash: u64, key: &[u8]) {
+        let ks = self.ks;
+        let table = shard_mut(&mut self.guards, idx).table(db);
+        if table.remove(hash, key).is_some() {
+            table.shrink_if_sparse(&|k| ks.hash(k));
+            self.stats.expired_keys.inc();
+        }
+        self.publish(idx, db);
     }
 
     /// Looks a key up for reading: counts a hit or a miss, refreshes its access time.
@@ -335,13 +629,25 @@ impl<'a> Access<'a> {
     }
 
     /// Looks a key up in `db` for reading without touching statistics (OBJECT, TYPE-like
-    /// introspection and writes use this).
+    /// introspection and writes use this). Refreshes the key's LRU/LFU data.
     pub fn get_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
-        self.expire_if_due(db, key);
-        let lru = self.lru_now();
-        let (hash, table) = self.table_for(db, key);
-        let e = table.get_mut(hash, key)?;
-        e.access = lru;
+        self.settle_accounts();
+        if self.expire_if_due(db, key) {
+            return None;
+        }
+        let (hash, idx) = self.locate(key);
+        let (ks, now) = (self.ks, self.now_ms);
+        let e = shard_mut(&mut self.guards, idx)
+            .table(db)
+            .get_mut(hash, key)?;
+        e.set_meta(ks.touched_meta(e.meta(), now));
+        self.pending = Some(Pending {
+            idx,
+            db,
+            hash,
+            addr: Table::entry_addr(e),
+            before: e.memory_usage(),
+        });
         Some(e)
     }
 
@@ -384,10 +690,15 @@ impl<'a> Access<'a> {
 
     /// Looks a key up without refreshing its access time (OBJECT IDLETIME, TTL-like reads).
     pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
-        let db = self.db;
+        self.peek_in(self.db, key)
+    }
+
+    /// [`Access::peek`] in database `db`.
+    pub fn peek_in(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
+        self.settle_accounts();
         self.expire_if_due(db, key);
-        let (hash, table) = self.table_for(db, key);
-        table.get(hash, key)
+        let (hash, idx) = self.locate(key);
+        shard_mut(&mut self.guards, idx).table(db).get(hash, key)
     }
 
     /// Looks a key up for reading without refreshing its access time, counting a hit or a
@@ -439,13 +750,21 @@ impl<'a> Access<'a> {
         value: Value,
         expire_at: Option<u64>,
     ) -> Option<Value> {
+        self.settle_accounts();
         self.expire_if_due(db, key);
-        let lru = self.lru_now();
-        let ks = self.ks;
-        let (hash, table) = self.table_for(db, key);
-        let old = table.insert(hash, key, value, expire_at.unwrap_or(0), lru, &|k| {
-            ks.hash(k)
-        });
+        let (hash, idx) = self.locate(key);
+        let (ks, now) = (self.ks, self.now_ms);
+        let table = shard_mut(&mut self.guards, idx).table(db);
+        let meta = match table.get(hash, key) {
+            Some(e) => ks.touched_meta(e.meta(), now),
+            None => ks.new_meta(now),
+        };
+        let at = expire_at.unwrap_or(0);
+        let old = table.insert(hash, key, value, at, meta, &|k| ks.hash(k));
+        if at != 0 {
+            ks.note_expiry(at);
+        }
+        self.publish(idx, db);
         if old.is_none() {
             // Redis's `dbAdd`: a key came into existence.
             self.notify_in(db, Event::New, key);
@@ -466,27 +785,100 @@ impl<'a> Access<'a> {
 
     /// Removes a key from `db` (an already expired key counts as absent).
     pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        self.settle_accounts();
         if self.expire_if_due(db, key) {
             return None;
         }
-        let (hash, table) = self.table_for(db, key);
-        table.remove(hash, key)
+        let (hash, idx) = self.locate(key);
+        let ks = self.ks;
+        let table = shard_mut(&mut self.guards, idx).table(db);
+        let removed = table.remove(hash, key);
+        if removed.is_some() {
+            table.shrink_if_sparse(&|k| ks.hash(k));
+            self.publish(idx, db);
+        }
+        removed
     }
 
     /// Sets or clears the expiry (absolute Unix ms) of a key; false if it does not exist.
     pub fn set_expire(&mut self, key: &[u8], at: Option<u64>) -> bool {
+        self.settle_accounts();
         let db = self.db;
         if self.expire_if_due(db, key) {
             return false;
         }
-        let (hash, table) = self.table_for(db, key);
-        table.set_expire(hash, key, at)
+        let (hash, idx) = self.locate(key);
+        let found = shard_mut(&mut self.guards, idx)
+            .table(db)
+            .set_expire(hash, key, at);
+        if let Some(at) = at {
+            self.ks.note_expiry(at);
+        }
+        self.publish(idx, db);
+        found
+    }
+
+    /// Removes the keys of shard `idx` whose TTL has passed, at most `budget`: the active
+    /// expiry cycle, one shard at a time (only on a view that holds that shard). Returns how
+    /// many were removed and the earliest expiry left in the shard.
+    pub fn expire_shard(&mut self, idx: usize, budget: usize) -> (usize, Option<u64>) {
+        self.settle_accounts();
+        let (ks, now) = (self.ks, self.now_ms);
+        let mut removed = 0;
+        let mut next: Option<u64> = None;
+        for db in 0..ks.databases {
+            let table = shard_mut(&mut self.guards, idx).table(db);
+            if table.volatile_len() == 0 {
+                continue;
+            }
+            let left = budget - removed;
+            if left > 0 {
+                // Expired keys leave here: each is reported as `expired`.
+                let broker = &ks.broker;
+                let notify = broker.wanted_classes() & notify::EXPIRED != 0;
+                let n = table.expire_due(now, left, |entry| {
+                    if notify {
+                        broker.notify(db, Event::Expired, entry.key(), now);
+                    }
+                });
+                if n > 0 {
+                    table.shrink_if_sparse(&|k| ks.hash(k));
+                    removed += n;
+                }
+            }
+            if let Some(at) = table.next_expiry() {
+                next = Some(next.map_or(at, |n: u64| n.min(at)));
+            }
+            self.publish(idx, db);
+        }
+        self.stats.expired_keys.add(removed as u64);
+        (removed, next)
+    }
+
+    /// Removes `key` (with hash `hash`) from `db` for maxmemory: the one place eviction
+    /// removes keys, counted in `evicted_keys` and reported as `evicted`. False if the key is
+    /// not there (anymore).
+    pub fn evict(&mut self, db: usize, key: &[u8]) -> bool {
+        self.settle_accounts();
+        let (hash, idx) = self.locate(key);
+        let ks = self.ks;
+        let table = shard_mut(&mut self.guards, idx).table(db);
+        if table.remove(hash, key).is_none() {
+            return false;
+        }
+        table.shrink_if_sparse(&|k| ks.hash(k));
+        self.publish(idx, db);
+        self.stats.evicted_keys.inc();
+        self.notify_in(db, Event::Evicted, key);
+        true
     }
 
     /// Every shard's table of `db`, for whole-database commands. Only with [`holds_all`].
     ///
     /// [`holds_all`]: Access::holds_all
     pub fn tables(&mut self, db: usize) -> impl Iterator<Item = &mut Table> {
+        self.settle_accounts();
+        self.resync = true;
         let gs = match &mut self.guards {
             Guards::All(gs) => gs.as_mut_slice(),
             Guards::One(_, g) => std::slice::from_mut(g),
@@ -494,11 +886,23 @@ impl<'a> Access<'a> {
         gs.iter_mut().map(move |g| g.table(db))
     }
 
+    /// Every locked shard's table of `db`, read-only (no re-summing afterwards).
+    pub fn tables_ref(&mut self, db: usize) -> impl Iterator<Item = &Table> {
+        self.settle_accounts();
+        let gs = match &self.guards {
+            Guards::All(gs) => gs.as_slice(),
+            Guards::One(_, g) => std::slice::from_ref(g),
+        };
+        gs.iter().map(move |g| &g.tables[db])
+    }
+
     /// The table of `db` in shard `idx` (SCAN walks shards in order). Only with [`holds_all`],
     /// or on the shard locked by [`Keyspace::lock_shard`].
     ///
     /// [`holds_all`]: Access::holds_all
     pub fn shard_table(&mut self, idx: usize, db: usize) -> &mut Table {
+        self.settle_accounts();
+        self.resync = true;
         match &mut self.guards {
             Guards::All(gs) => gs[idx].table(db),
             Guards::One(held, g) => {
@@ -508,8 +912,22 @@ impl<'a> Access<'a> {
         }
     }
 
+    /// The table of `db` in shard `idx`, read-only.
+    pub fn shard_table_ref(&mut self, idx: usize, db: usize) -> &Table {
+        self.settle_accounts();
+        match &self.guards {
+            Guards::All(gs) => &gs[idx].tables[db],
+            Guards::One(held, g) => {
+                assert_eq!(*held, idx, "shard not locked");
+                &g.tables[db]
+            }
+        }
+    }
+
     /// Every locked shard (SWAPDB, FLUSHALL).
     pub fn shards(&mut self) -> impl Iterator<Item = &mut Shard> {
+        self.settle_accounts();
+        self.resync = true;
         let gs = match &mut self.guards {
             Guards::All(gs) => gs.as_mut_slice(),
             Guards::One(_, g) => std::slice::from_mut(g),
@@ -519,7 +937,7 @@ impl<'a> Access<'a> {
 
     /// Number of keys in `db` across the locked shards.
     pub fn dbsize(&mut self, db: usize) -> usize {
-        self.tables(db).map(|t| t.len()).sum()
+        self.tables_ref(db).map(|t| t.len()).sum()
     }
 
     /// Statistics counters.

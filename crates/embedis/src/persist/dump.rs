@@ -117,7 +117,7 @@ mod tests {
         for (f, v) in [("f1", "v1"), ("f2", "123"), ("f3", "-5")] {
             h.insert(f.as_bytes(), v.as_bytes(), HS);
         }
-        assert_eq!(load(REDIS_HASH), Value::Hash(h));
+        assert_eq!(load(REDIS_HASH), Value::from(h));
         let Value::Set(s) = load(REDIS_INTSET) else {
             panic!()
         };

@@ -329,7 +329,7 @@ fn load_rdb_bytes(
 ) -> Result<rdb::reader::FileSummary, rdb::RdbError> {
     let hasher = member_hasher(a);
     let dbs = engine.keyspace.databases();
-    let lru_now = (a.now_ms() / 1000) as u32;
+    let now_ms = a.now_ms();
     let mut functions = Vec::new();
     let mut loaded = 0u64;
     let mut expired = 0u64;
@@ -351,7 +351,7 @@ fn load_rdb_bytes(
                 a.set_in(k.db, &k.key, k.value, expire);
                 if let Some(idle) = k.idle {
                     if let Some(e) = a.get_in(k.db, &k.key) {
-                        e.access = lru_now.saturating_sub(idle.min(u32::MAX as u64) as u32);
+                        e.set_meta(crate::keyspace::evict::lru_with_idle(now_ms, idle));
                     }
                 }
                 loaded += 1;

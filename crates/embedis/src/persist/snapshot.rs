@@ -36,7 +36,6 @@ pub struct Snapshot {
 
 impl ShardCapture for Snapshot {
     fn capture(&self, idx: usize, shard: &Shard) {
-        let lru_now = (self.now_ms / 1000) as u32;
         let mut dbs = Vec::with_capacity(self.databases);
         let mut out = Out::new();
         for table in shard.tables() {
@@ -49,7 +48,7 @@ impl ShardCapture for Snapshot {
                 }
                 let idle = self
                     .save_lru
-                    .then(|| lru_now.saturating_sub(e.access) as u64);
+                    .then(|| crate::keyspace::evict::lru_idle_secs(e.meta(), self.now_ms));
                 match write_key(&mut out, e.key(), &e.value, expire, idle, self.compress) {
                     Ok(()) => {
                         part.keys += 1;

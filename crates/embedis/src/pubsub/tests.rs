@@ -349,3 +349,42 @@ fn item_weights_are_encoded_sizes() {
     };
     assert_eq!(p.weight(), 4 + 14 + 8 + 8 + 6);
 }
+
+#[test]
+fn evictions_are_reported() {
+    let db = db();
+    db.config_set(&[
+        ("maxmemory-policy", "allkeys-random"),
+        ("notify-keyspace-events", "Ee"),
+    ])
+    .unwrap();
+    let events = db.keyspace_events_for(crate::config::notify::EVICTED);
+    let channel = db.subscribe(["__keyevent@0__:evicted"]);
+    let used: u64 = db
+        .info("memory")
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    db.config_set(&[("maxmemory", &(used + 200_000).to_string())])
+        .unwrap();
+    for i in 0..5000 {
+        db.call(["SET", &format!("key:{i}"), &"x".repeat(100)]);
+    }
+    let evicted: u64 = db
+        .info("stats")
+        .lines()
+        .find_map(|l| l.strip_prefix("evicted_keys:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    assert!(evicted > 0);
+    let typed: Vec<KeyEvent> = std::iter::from_fn(|| events.try_next()).collect();
+    assert_eq!(typed.len() as u64, evicted);
+    assert!(typed.iter().all(|e| e.event == Event::Evicted && e.db == 0));
+    let published = std::iter::from_fn(|| channel.try_next()).count() as u64;
+    assert_eq!(published, evicted);
+    // The evicted keys are gone.
+    for e in typed.iter().take(10) {
+        assert_eq!(db.call([&b"EXISTS"[..], &e.key]), crate::Reply::Int(0));
+    }
+}

@@ -50,7 +50,7 @@ impl Keyed for Box<[u8]> {
         self
     }
     fn heap_size(&self) -> usize {
-        self.len()
+        super::heap::block(self.len())
     }
 }
 
@@ -224,7 +224,7 @@ impl<T: Keyed> ByteTable<T> {
 
     /// Heap bytes of the table and its entries.
     pub fn heap_size(&self) -> usize {
-        self.map.allocation_size() + self.entry_bytes
+        super::heap::block(self.map.allocation_size()) + self.entry_bytes
     }
 }
 

@@ -55,7 +55,7 @@ impl Keyed for FieldValue {
         self.field()
     }
     fn heap_size(&self) -> usize {
-        self.0.len()
+        super::heap::block(self.0.len())
     }
 }
 
@@ -311,7 +311,9 @@ impl Hash {
     pub fn heap_size(&self) -> usize {
         match self {
             Hash::Compact(p) => p.heap_size(),
-            Hash::Table(t) => std::mem::size_of::<ByteTable<FieldValue>>() + t.heap_size(),
+            Hash::Table(t) => {
+                super::heap::block(std::mem::size_of::<ByteTable<FieldValue>>()) + t.heap_size()
+            }
         }
     }
 }

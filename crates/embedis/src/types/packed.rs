@@ -105,7 +105,7 @@ impl Packed {
 
     /// Bytes of heap the list holds.
     pub fn heap_size(&self) -> usize {
-        self.buf.capacity()
+        super::heap::block(self.buf.capacity())
     }
 
     /// Listpacks are reallocated to fit on every change; a `Vec` keeps its capacity, so give

@@ -402,9 +402,11 @@ impl Set {
     /// Heap bytes the set holds.
     pub fn heap_size(&self) -> usize {
         match self {
-            Set::Intset(v) => v.capacity() * std::mem::size_of::<i64>(),
+            Set::Intset(v) => super::heap::block(v.capacity() * std::mem::size_of::<i64>()),
             Set::Compact(p) => p.heap_size(),
-            Set::Table(t) => std::mem::size_of::<ByteTable<Box<[u8]>>>() + t.heap_size(),
+            Set::Table(t) => {
+                super::heap::block(std::mem::size_of::<ByteTable<Box<[u8]>>>()) + t.heap_size()
+            }
         }
     }
 }

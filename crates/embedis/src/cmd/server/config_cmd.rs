@@ -83,6 +83,7 @@ pub fn apply(engine: &Engine) {
         pubsub.set_notify_classes(c.notify_flags());
         pubsub.set_output_limit(c.client_output_buffer_limit[config::OUTPUT_LIMIT_PUBSUB]);
     });
+    engine.apply_memory_config();
 }
 
 /// CONFIG RESETSTAT: INFO's counters, per-command and per-error statistics.

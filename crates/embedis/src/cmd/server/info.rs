@@ -122,7 +122,7 @@ pub fn info_exec(
             "commandstats" => commandstats(&mut out, engine),
             "errorstats" => errorstats(&mut out, engine),
             "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
-            "keyspace" => keyspace(&mut out, &usage),
+            "keyspace" => keyspace(&mut out, &usage, now_ms),
             _ => {}
         }
     }
@@ -194,26 +194,44 @@ fn clients(out: &mut String, engine: &Engine) {
 }
 
 fn memory_section(out: &mut String, engine: &Engine, usage: &[memory::DbUsage]) {
-    let (dataset, overhead) = memory::used_memory(usage);
-    let used = dataset + overhead;
+    let (dataset, tables_overhead) = memory::used_memory(usage);
+    let startup = engine.keyspace.baseline();
+    let used = startup + dataset + tables_overhead;
+    let overhead = startup + tables_overhead;
+    let peak = engine.memory_peak().max(used);
     let (maxmemory, policy) = engine
         .config
         .read(|c| (c.maxmemory, c.maxmemory_policy.clone()));
+    let pct = |part: u64, whole: u64| {
+        if whole == 0 {
+            0.0
+        } else {
+            part as f64 * 100.0 / whole as f64
+        }
+    };
+    let rss = process_rss();
     line!(out, "# Memory");
     line!(out, "used_memory:{used}");
     line!(out, "used_memory_human:{}", memory::bytes_to_human(used));
-    if let Some(rss) = process_rss() {
+    if let Some(rss) = rss {
         line!(out, "used_memory_rss:{rss}");
         line!(out, "used_memory_rss_human:{}", memory::bytes_to_human(rss));
     }
+    line!(out, "used_memory_peak:{peak}");
+    line!(
+        out,
+        "used_memory_peak_human:{}",
+        memory::bytes_to_human(peak)
+    );
+    line!(out, "used_memory_peak_perc:{:.2}%", pct(used, peak));
     line!(out, "used_memory_overhead:{overhead}");
+    line!(out, "used_memory_startup:{startup}");
     line!(out, "used_memory_dataset:{dataset}");
-    let pct = if used == 0 {
-        0.0
-    } else {
-        dataset as f64 * 100.0 / used as f64
-    };
-    line!(out, "used_memory_dataset_perc:{pct:.2}%");
+    line!(
+        out,
+        "used_memory_dataset_perc:{:.2}%",
+        pct(dataset, used - startup)
+    );
     if let Some(total) = system_memory() {
         line!(out, "total_system_memory:{total}");
         line!(
@@ -225,10 +243,21 @@ fn memory_section(out: &mut String, engine: &Engine, usage: &[memory::DbUsage]) 
     line!(out, "maxmemory:{maxmemory}");
     line!(out, "maxmemory_human:{}", memory::bytes_to_human(maxmemory));
     line!(out, "maxmemory_policy:{policy}");
+    if let Some(rss) = rss {
+        // RSS over accounted bytes: allocator overhead and everything else in the process
+        // (the server's buffers; an embedding application's own memory).
+        line!(
+            out,
+            "mem_fragmentation_ratio:{:.2}",
+            rss as f64 / used.max(1) as f64
+        );
+        line!(out, "mem_fragmentation_bytes:{}", rss as i64 - used as i64);
+    }
+    line!(out, "mem_not_counted_for_evict:0");
 }
 
 /// Resident set size of the process (Linux), in bytes.
-fn process_rss() -> Option<u64> {
+pub(crate) fn process_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     kb_field(&status, "VmRSS:")
 }
@@ -368,7 +397,7 @@ fn errorstats(out: &mut String, engine: &Engine) {
     }
 }
 
-fn keyspace(out: &mut String, usage: &[memory::DbUsage]) {
+fn keyspace(out: &mut String, usage: &[memory::DbUsage], now_ms: u64) {
     line!(out, "# Keyspace");
     for (db, u) in usage.iter().enumerate().filter(|(_, u)| u.keys > 0) {
         line!(
@@ -376,7 +405,7 @@ fn keyspace(out: &mut String, usage: &[memory::DbUsage]) {
             "db{db}:keys={},expires={},avg_ttl={}",
             u.keys,
             u.expires,
-            u.avg_ttl()
+            u.avg_ttl(now_ms)
         );
     }
 }

@@ -1,15 +1,12 @@
 //! MEMORY USAGE / STATS / HELP, and the keyspace scan INFO's memory and keyspace sections
 //! share.
 //!
-//! Memory figures are estimates computed from the keyspace, not allocator statistics: a
-//! value's bytes come from [`Entry::memory_usage`], and a table's own cost (empty buckets,
-//! control bytes, expiry index) from [`Table::overhead_bytes`]. Computing them walks every key
-//! (one shard lock at a time, so other clients are not stalled), which is what MEMORY STATS and
-//! INFO memory cost until the keyspace keeps running totals. Redis's numbers come from its
-//! allocator and differ; replies keep Redis's field names and shapes.
-//!
-//! [`Entry::memory_usage`]: crate::keyspace::Entry::memory_usage
-//! [`Table::overhead_bytes`]: crate::keyspace::Table::overhead_bytes
+//! Memory figures come from the keyspace's own accounting (see `keyspace::table` and
+//! `types::heap`): every entry's bytes are kept up to date as it changes, so `used_memory` is
+//! O(1) and the per-database breakdown is a walk over the tables (not the keys), one shard
+//! lock at a time. They model what the allocator really holds for the keyspace (allocation
+//! headers and size classes included); Redis's numbers come from its allocator and differ in
+//! detail. Replies keep Redis's field names and shapes.
 
 use bytes::Bytes;
 
@@ -17,7 +14,7 @@ use crate::cmd::Ctx;
 use crate::cmd::args::{Args, int, is};
 use crate::db::Engine;
 use crate::error::{Error, Result};
-use crate::keyspace::{Access, Entry, SHARDS, Table};
+use crate::keyspace::{Access, SHARDS, Table};
 use crate::reply::Reply;
 
 /// What a scan found in one logical database.
@@ -27,43 +24,45 @@ pub struct DbUsage {
     pub keys: u64,
     /// Keys with a TTL.
     pub expires: u64,
-    /// Sum of the remaining TTLs (ms) of volatile keys not yet expired.
-    pub ttl_sum: u128,
-    /// How many keys `ttl_sum` adds up.
-    pub ttl_count: u64,
+    /// Sum of the volatile keys' expiry times (Unix ms).
+    pub expire_sum: u128,
     /// Bytes of keys and values.
     pub dataset: u64,
-    /// Bytes of the tables' own structures.
+    /// Bytes of the tables' bucket arrays.
     pub overhead: u64,
+    /// Bytes of the expiry indexes.
+    pub overhead_expires: u64,
 }
 
 impl DbUsage {
     /// The average remaining TTL in ms (INFO keyspace's `avg_ttl`), 0 without volatile keys.
-    pub fn avg_ttl(&self) -> u64 {
-        if self.ttl_count == 0 {
+    pub fn avg_ttl(&self, now_ms: u64) -> u64 {
+        if self.expires == 0 {
             0
         } else {
-            (self.ttl_sum / self.ttl_count as u128) as u64
+            ((self.expire_sum / u128::from(self.expires)) as u64).saturating_sub(now_ms)
         }
     }
 }
 
-/// What to compute in [`scan`]; key counts are always there.
+/// What to compute in [`scan`]; key counts are always there. (Kept for callers; the scan no
+/// longer walks keys, so both are cheap.)
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ScanWhat {
-    /// Bytes used (walks every key).
+    /// Bytes used.
     pub memory: bool,
-    /// Remaining TTLs (walks the tables that hold volatile keys).
+    /// Remaining TTLs.
     pub ttl: bool,
 }
 
-/// Walks the keyspace; one [`DbUsage`] per logical database. With `held` (the all-shards lock
-/// of EXEC or a script) it reads through that lock; otherwise it locks one shard at a time.
+/// Walks the keyspace's tables; one [`DbUsage`] per logical database. With `held` (the
+/// all-shards lock of EXEC or a script) it reads through that lock; otherwise it locks one
+/// shard at a time.
 pub fn scan(
     engine: &Engine,
     held: Option<&mut Access<'_>>,
     now_ms: u64,
-    what: ScanWhat,
+    _what: ScanWhat,
 ) -> Vec<DbUsage> {
     let dbs = engine.keyspace.databases();
     let mut out = vec![DbUsage::default(); dbs];
@@ -71,7 +70,7 @@ pub fn scan(
         Some(a) => {
             for idx in 0..SHARDS {
                 for (db, usage) in out.iter_mut().enumerate() {
-                    add_table(usage, a.shard_table(idx, db), now_ms, what);
+                    add_table(usage, a.shard_table_ref(idx, db));
                 }
             }
         }
@@ -79,7 +78,7 @@ pub fn scan(
             for idx in 0..SHARDS {
                 let mut a = engine.keyspace.lock_shard(idx, &engine.stats, now_ms);
                 for (db, usage) in out.iter_mut().enumerate() {
-                    add_table(usage, a.shard_table(idx, db), now_ms, what);
+                    add_table(usage, a.shard_table_ref(idx, db));
                 }
             }
         }
@@ -87,34 +86,20 @@ pub fn scan(
     out
 }
 
-fn add_table(usage: &mut DbUsage, t: &Table, now_ms: u64, what: ScanWhat) {
+fn add_table(usage: &mut DbUsage, t: &Table) {
     usage.keys += t.len() as u64;
     usage.expires += t.volatile_len() as u64;
-    if what.memory {
-        // Entries live inside the table's buckets: count them once, as dataset.
-        let inline = t.len() * std::mem::size_of::<Entry>();
-        usage.overhead += t.overhead_bytes().saturating_sub(inline) as u64;
-    }
-    let want_ttl = what.ttl && t.volatile_len() > 0;
-    if !what.memory && !want_ttl {
-        return;
-    }
-    for e in t.iter() {
-        if what.memory {
-            usage.dataset += e.memory_usage() as u64;
-        }
-        if want_ttl && let Some(at) = e.expire_at().filter(|&at| at > now_ms) {
-            usage.ttl_sum += u128::from(at - now_ms);
-            usage.ttl_count += 1;
-        }
-    }
+    usage.expire_sum += t.expire_sum();
+    usage.overhead += t.bucket_bytes() as u64;
+    usage.overhead_expires += t.expires_bytes() as u64;
+    usage.dataset += (t.bytes() - t.overhead_bytes()) as u64;
 }
 
-/// Bytes used by the keyspace: `(dataset, overhead)` summed over databases.
+/// Bytes used by the keyspace's tables: `(dataset, overhead)` summed over databases.
 pub fn used_memory(usage: &[DbUsage]) -> (u64, u64) {
-    usage
-        .iter()
-        .fold((0, 0), |(d, o), u| (d + u.dataset, o + u.overhead))
+    usage.iter().fold((0, 0), |(d, o), u| {
+        (d + u.dataset, o + u.overhead + u.overhead_expires)
+    })
 }
 
 /// Redis's `bytesToHuman`: `512B`, `1.02K`, `3.50M`, `2.00G`...
@@ -153,10 +138,12 @@ pub(super) fn help(_ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> Result<Reply> {
     Ok(super::command_cmd::help_reply(HELP))
 }
 
-/// Bytes `key` costs (key, value and entry), `None` if it does not exist. The estimate is
-/// exact for what the engine stores; it is not Redis's allocator figure.
+/// Bytes `key` costs: its entry (key, value, TTL), the value's allocations and its slot in
+/// the hash table; `None` if it does not exist. Exact for what the engine stores (values keep
+/// their sizes), so SAMPLES only has to be valid; not Redis's allocator figure.
 pub fn memory_usage_exec(a: &mut Access<'_>, key: &[u8]) -> Option<u64> {
-    a.peek(key).map(|e| e.memory_usage() as u64)
+    const SLOT: usize = std::mem::size_of::<Box<crate::keyspace::Entry>>() + 1;
+    a.peek(key).map(|e| (e.memory_usage() + SLOT) as u64)
 }
 
 pub(super) fn usage(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
@@ -177,41 +164,83 @@ pub(super) fn usage(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     Ok(bytes.map_or(Reply::Nil, |n| Reply::Int(n as i64)))
 }
 
-pub(super) fn stats(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> Result<Reply> {
-    let now = ctx.now_ms();
-    let what = ScanWhat {
-        memory: true,
-        ttl: false,
-    };
-    let usage = scan(ctx.engine, ctx.held.as_deref_mut(), now, what);
-    let (dataset, overhead) = used_memory(&usage);
-    let total = dataset + overhead;
+/// MEMORY STATS figures, in Redis's order (allocator and fragmentation figures where the
+/// process can measure them).
+pub fn memory_stats_exec(
+    engine: &Engine,
+    held: Option<&mut Access<'_>>,
+    now_ms: u64,
+) -> Vec<(String, Reply)> {
+    let usage = scan(engine, held, now_ms, ScanWhat::default());
+    let startup = engine.keyspace.baseline();
+    let (dataset, tables_overhead) = used_memory(&usage);
+    let total = startup + dataset + tables_overhead;
+    let peak = engine.memory_peak().max(total);
     let keys: u64 = usage.iter().map(|u| u.keys).sum();
-    let field = |k: &str, v: Reply| (Reply::bulk(k), v);
-    let mut map = vec![field("total.allocated", Reply::Int(total as i64))];
+    let int = |n: u64| Reply::Int(n as i64);
+    let pct = |part: u64, whole: u64| {
+        Reply::Double(if whole == 0 {
+            0.0
+        } else {
+            part as f64 * 100.0 / whole as f64
+        })
+    };
+    let mut out: Vec<(String, Reply)> = vec![
+        ("peak.allocated".into(), int(peak)),
+        ("total.allocated".into(), int(total)),
+        ("startup.allocated".into(), int(startup)),
+        ("replication.backlog".into(), int(0)),
+        ("clients.slaves".into(), int(0)),
+        ("clients.normal".into(), int(0)),
+        ("cluster.links".into(), int(0)),
+        ("aof.buffer".into(), int(0)),
+    ];
     for (db, u) in usage.iter().enumerate().filter(|(_, u)| u.keys > 0) {
-        map.push(field(
-            &format!("db.{db}"),
-            Reply::Map(vec![field(
-                "overhead.hashtable.main",
-                Reply::Int(u.overhead as i64),
-            )]),
+        out.push((
+            format!("db.{db}"),
+            Reply::Map(vec![
+                (Reply::bulk("overhead.hashtable.main"), int(u.overhead)),
+                (
+                    Reply::bulk("overhead.hashtable.expires"),
+                    int(u.overhead_expires),
+                ),
+            ]),
         ));
     }
-    let per_key = total.checked_div(keys).unwrap_or(0);
-    let dataset_pct = if total == 0 {
-        0.0
-    } else {
-        dataset as f64 * 100.0 / total as f64
-    };
-    map.extend([
-        field("overhead.total", Reply::Int(overhead as i64)),
-        field("keys.count", Reply::Int(keys as i64)),
-        field("keys.bytes-per-key", Reply::Int(per_key as i64)),
-        field("dataset.bytes", Reply::Int(dataset as i64)),
-        field("dataset.percentage", Reply::Double(dataset_pct)),
+    let overhead = startup + tables_overhead;
+    out.extend([
+        ("overhead.total".into(), int(overhead)),
+        ("keys.count".into(), int(keys)),
+        (
+            "keys.bytes-per-key".into(),
+            int((total - startup).checked_div(keys).unwrap_or(0)),
+        ),
+        ("dataset.bytes".into(), int(dataset)),
+        ("dataset.percentage".into(), pct(dataset, total - startup)),
+        ("peak.percentage".into(), pct(total, peak)),
     ]);
-    Ok(Reply::Map(map))
+    if let Some(rss) = super::info::process_rss() {
+        out.push((
+            "fragmentation".into(),
+            Reply::Double(rss as f64 / total.max(1) as f64),
+        ));
+        out.push((
+            "fragmentation.bytes".into(),
+            Reply::Int(rss as i64 - total as i64),
+        ));
+    }
+    out
+}
+
+pub(super) fn stats(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> Result<Reply> {
+    let now = ctx.now_ms();
+    let fields = memory_stats_exec(ctx.engine, ctx.held.as_deref_mut(), now);
+    Ok(Reply::Map(
+        fields
+            .into_iter()
+            .map(|(k, v)| (Reply::bulk(k), v))
+            .collect(),
+    ))
 }
 
 #[cfg(test)]

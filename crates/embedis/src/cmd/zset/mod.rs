@@ -151,7 +151,7 @@ fn store(
         }
         return 0;
     }
-    a.set(dst, Value::ZSet(ZSet::from_sorted(entries, limits)));
+    a.set(dst, Value::from(ZSet::from_sorted(entries, limits)));
     a.touched(dst);
     a.notify(event, dst);
     entries.len() as i64
@@ -286,7 +286,7 @@ pub fn zadd_exec<M: AsRef<[u8]>>(
             return Ok(nothing);
         }
         let first = pairs[0].1.as_ref().len();
-        a.set(key, Value::ZSet(ZSet::for_first_member(first, limits)));
+        a.set(key, Value::from(ZSet::for_first_member(first, limits)));
     }
     let Some(z) = write(a, key)? else {
         return Ok(nothing);
@@ -673,7 +673,7 @@ pub fn zrangestore_exec(
         return Ok(store(a, limits, dst, &[], Event::ZRangeStore));
     };
     let n = out.len() as i64;
-    a.set(dst, Value::ZSet(out));
+    a.set(dst, Value::from(out));
     a.touched(dst);
     a.notify(Event::ZRangeStore, dst);
     Ok(n)

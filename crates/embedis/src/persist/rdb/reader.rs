@@ -33,7 +33,7 @@ pub fn read_object(i: &mut Input<'_>, ty: u8, hasher: MemberHasher) -> Result<Va
                     return Err(RdbError::Corrupt("duplicate set member"));
                 }
             }
-            Ok(Value::Set(set.unwrap_or_else(Set::new_intset)))
+            Ok(Value::from(set.unwrap_or_else(Set::new_intset)))
         }
         types::SET_INTSET => {
             let blob = i.string()?;
@@ -45,7 +45,7 @@ pub fn read_object(i: &mut Input<'_>, ty: u8, hasher: MemberHasher) -> Result<Va
             for n in ints {
                 s.insert_member(Member::Int(n), hasher);
             }
-            Ok(Value::Set(s))
+            Ok(Value::from(s))
         }
         types::HASH => {
             let n = i.count(2)?;
@@ -60,7 +60,7 @@ pub fn read_object(i: &mut Input<'_>, ty: u8, hasher: MemberHasher) -> Result<Va
                     return Err(RdbError::Corrupt("duplicate hash field"));
                 }
             }
-            Ok(Value::Hash(h))
+            Ok(Value::from(h))
         }
         types::HASH_LISTPACK | types::HASH_ZIPLIST | types::HASH_ZIPMAP => {
             let blob = i.string()?;
@@ -89,7 +89,7 @@ pub fn read_object(i: &mut Input<'_>, ty: u8, hasher: MemberHasher) -> Result<Va
                     return Err(RdbError::Corrupt("duplicate hash field"));
                 }
             }
-            Ok(Value::Hash(h))
+            Ok(Value::from(h))
         }
         types::LIST | types::LIST_ZIPLIST | types::LIST_QUICKLIST | types::LIST_QUICKLIST_2 => {
             let items = read_list(i, ty)?;

@@ -20,9 +20,9 @@ use crate::types::string::Str;
 pub fn object_type(value: &Value) -> Result<u8, &'static str> {
     Ok(match value {
         Value::Str(_) => types::STRING,
-        Value::Hash(Hash::Compact(_)) => types::HASH_LISTPACK,
-        Value::Hash(Hash::Table(_)) => types::HASH,
-        Value::Set(Set::Intset(_)) => types::SET_INTSET,
+        Value::Hash(h) if matches!(**h, Hash::Compact(_)) => types::HASH_LISTPACK,
+        Value::Hash(_) => types::HASH,
+        Value::Set(s) if matches!(**s, Set::Intset(_)) => types::SET_INTSET,
         Value::Set(_) => types::SET,
         Value::List(_) => types::LIST_QUICKLIST_2,
         #[allow(unreachable_patterns)]
@@ -43,7 +43,7 @@ fn write_body(out: &mut Out, value: &Value, compress: bool) {
     match value {
         Value::Str(Str::Int(n)) => out.int_string(*n),
         Value::Str(Str::Bytes { data, .. }) => out.string(data, compress),
-        Value::Hash(h @ Hash::Compact(_)) => {
+        Value::Hash(h) if matches!(**h, Hash::Compact(_)) => {
             let mut b = listpack::Builder::new();
             for (f, v) in h.iter() {
                 b.push(f);
@@ -58,7 +58,11 @@ fn write_body(out: &mut Out, value: &Value, compress: bool) {
                 out.string(v, compress);
             }
         }
-        Value::Set(Set::Intset(v)) => out.string(&intset::encode(v), compress),
+        Value::Set(s) if matches!(**s, Set::Intset(_)) => {
+            if let Set::Intset(v) = &**s {
+                out.string(&intset::encode(v), compress);
+            }
+        }
         Value::Set(s) => {
             out.len(s.len() as u64);
             for m in s.iter() {
@@ -264,7 +268,7 @@ mod tests {
         let mut small = Hash::new();
         small.insert(b"f", b"1", HS);
         small.insert(b"g", b"text", HS);
-        values.push(Value::Hash(small));
+        values.push(Value::from(small));
         let mut big = Hash::new();
         for i in 0..1000 {
             big.insert(
@@ -273,17 +277,17 @@ mod tests {
                 HS,
             );
         }
-        values.push(Value::Hash(big));
+        values.push(Value::from(big));
         let mut ints = Set::new_intset();
         for n in [5i64, -3, 1 << 40] {
             ints.insert(itoa::Buffer::new().format(n).as_bytes(), HS);
         }
-        values.push(Value::Set(ints));
+        values.push(Value::from(ints));
         let mut words = Set::for_member(b"a");
         for i in 0..300 {
             words.insert(format!("m{i}").as_bytes(), HS);
         }
-        values.push(Value::Set(words));
+        values.push(Value::from(words));
         for v in &values {
             let back = round_trip(v);
             assert_eq!(&back, v);
