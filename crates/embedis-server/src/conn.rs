@@ -21,6 +21,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::{Bytes, BytesMut};
 use embedis::clients::ClientConn;
+use embedis::pubsub::Pushes;
 use embedis::{BlockedCall, Execution, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -57,17 +58,28 @@ async fn run(
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::new();
     let mut args: Vec<Bytes> = Vec::new();
+    // Pub/sub messages and subscription replies for this client (see `pushes` below).
+    let pushes = session.pushes();
     loop {
         parser.reserve(&mut buf);
-        tokio::select! {
+        let pushed = tokio::select! {
             biased;
             _ = conn.killed() => return "killed",
             _ = stop.wait_for(|s| *s) => return "server stopping",
             read = stream.read_buf(&mut buf) => match read {
                 Ok(0) => return "closed by the client",
-                Ok(_) => {}
+                Ok(_) => false,
                 Err(_) => return "read error",
             },
+            _ = pushes.ready() => true,
+        };
+        if pushed {
+            if let Err(reason) =
+                send_pushes(stream, conn, &pushes, session.state.resp, &mut out).await
+            {
+                return reason;
+            }
+            continue;
         }
         let (max_bulk, max_query) = engine
             .config
@@ -106,7 +118,7 @@ async fn run(
                     let reply = match executed {
                         Execution::Reply(reply) => reply,
                         Execution::Blocked(call) => {
-                            if !out.is_empty() && !write(stream, conn, &mut out).await {
+                            if !out.is_empty() && !write(stream, conn, &pushes, &mut out).await {
                                 return "write error";
                             }
                             let waited = wait_blocked(
@@ -119,6 +131,12 @@ async fn run(
                             }
                         }
                     };
+                    // Messages queued while the command ran go first, as in Redis (a RESP3
+                    // client that publishes to itself gets the message before the count).
+                    pushes.drain(usize::MAX, |r| encode(&r, session.state.resp, &mut out));
+                    if pushes.overflowed() {
+                        return overflowed(conn);
+                    }
                     let deliver = session.state.finish_command();
                     if !stopping && engine.shutdown_requested.load(Ordering::SeqCst) {
                         // This command was SHUTDOWN: like Redis, the server goes away without
@@ -136,8 +154,8 @@ async fn run(
                     if conn.is_killed() || stopping {
                         break;
                     }
-                    if out.len() >= OUT_FLUSH && !write(stream, conn, &mut out).await {
-                        return "write error";
+                    if out.len() >= OUT_FLUSH && !write(stream, conn, &pushes, &mut out).await {
+                        return write_failed(conn, &pushes);
                     }
                 }
                 Ok(false) => break,
@@ -158,12 +176,59 @@ async fn run(
             // Like Redis after a write: the idle time counts from the last reply.
             conn.meta.lock().last_interaction_ms = engine.clock.now_millis();
         }
-        if !out.is_empty() && !write(stream, conn, &mut out).await {
-            return "write error";
+        if !out.is_empty() && !write(stream, conn, &pushes, &mut out).await {
+            return write_failed(conn, &pushes);
         }
         if let Some(reason) = close {
             return reason;
         }
+    }
+}
+
+/// Writes pub/sub pushes queued for the client, a batch of [`OUT_FLUSH`] bytes at a time,
+/// until none is left. While a batch waits for the socket, new messages wait in the client's
+/// queue, whose size is bounded by `client-output-buffer-limit pubsub`.
+async fn send_pushes(
+    stream: &mut TcpStream,
+    conn: &ClientConn,
+    pushes: &Pushes,
+    resp: u8,
+    out: &mut Vec<u8>,
+) -> Result<(), &'static str> {
+    // A bounded number of batches, so that a busy channel does not keep the connection from
+    // reading its client's commands (UNSUBSCRIBE...).
+    for _ in 0..PUSH_BATCHES {
+        if pushes.overflowed() {
+            return Err(overflowed(conn));
+        }
+        if pushes.drain(OUT_FLUSH, |r| encode(&r, resp, out)) == 0 {
+            return Ok(());
+        }
+        if !write(stream, conn, pushes, out).await {
+            return Err(write_failed(conn, pushes));
+        }
+    }
+    Ok(())
+}
+
+/// Batches of pushes written before the connection looks at its socket again.
+const PUSH_BATCHES: usize = 16;
+
+/// A client cut off at its output-buffer limit: logged like Redis does.
+fn overflowed(conn: &ClientConn) -> &'static str {
+    tracing::warn!(
+        client = conn.id,
+        addr = %conn.addr,
+        "client scheduled to be closed ASAP for overcoming of output buffer limits"
+    );
+    "output buffer limit"
+}
+
+fn write_failed(conn: &ClientConn, pushes: &Pushes) -> &'static str {
+    if pushes.overflowed() {
+        overflowed(conn)
+    } else {
+        "write error"
     }
 }
 
@@ -201,14 +266,21 @@ async fn wait_blocked(
     result
 }
 
-/// Writes and empties `out`; false if the connection is gone or was killed meanwhile.
-async fn write(stream: &mut TcpStream, conn: &ClientConn, out: &mut Vec<u8>) -> bool {
+/// Writes and empties `out`; false if the connection is gone, was killed, or passed its
+/// pub/sub output-buffer limit meanwhile.
+async fn write(
+    stream: &mut TcpStream,
+    conn: &ClientConn,
+    pushes: &Pushes,
+    out: &mut Vec<u8>,
+) -> bool {
     let buffers = &conn.buffers;
     buffers.obl.store(out.len() as u64, Ordering::Relaxed);
     buffers.omem.store(out.capacity() as u64, Ordering::Relaxed);
     let ok = tokio::select! {
         biased;
         _ = conn.killed() => false,
+        _ = pushes.overflow() => false,
         r = stream.write_all(out) => r.is_ok(),
     };
     out.clear();

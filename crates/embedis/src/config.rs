@@ -13,6 +13,8 @@ use std::borrow::Cow;
 
 use parking_lot::RwLock;
 
+use crate::pubsub::OutputLimit;
+
 /// Configuration values the engine reads. Cheap to clone; read with [`Config::read`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -72,6 +74,8 @@ pub struct ConfigValues {
     pub stream_node_max_entries: u64,
     /// `hll-sparse-max-bytes`.
     pub hll_sparse_max_bytes: u64,
+    /// `client-output-buffer-limit`, per class: normal, replica, pubsub.
+    pub client_output_buffer_limit: [OutputLimit; 3],
 }
 
 impl Default for ConfigValues {
@@ -104,6 +108,15 @@ impl Default for ConfigValues {
             stream_node_max_bytes: 4096,
             stream_node_max_entries: 100,
             hll_sparse_max_bytes: 3000,
+            client_output_buffer_limit: [
+                OutputLimit::NONE,
+                OutputLimit {
+                    hard: 256 * 1024 * 1024,
+                    soft: 64 * 1024 * 1024,
+                    soft_seconds: 60,
+                },
+                OutputLimit::PUBSUB_DEFAULT,
+            ],
         }
     }
 }
@@ -497,6 +510,74 @@ fn check_notify(v: &[u8]) -> Result<String, Cow<'static, str>> {
     }
 }
 
+/// Class names of `client-output-buffer-limit`, by index (`replica` is an alias of `slave`).
+const OUTPUT_LIMIT_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
+
+/// Index of the pubsub class in [`ConfigValues::client_output_buffer_limit`].
+pub const OUTPUT_LIMIT_PUBSUB: usize = 2;
+
+/// `client-output-buffer-limit`: groups of `<class> <hard> <soft> <soft seconds>`, with
+/// Redis's checks and reasons.
+fn parse_output_limits(v: &[u8]) -> Result<Vec<(usize, OutputLimit)>, Cow<'static, str>> {
+    let words: Vec<&[u8]> = v
+        .split(|c| c.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.len() % 4 != 0 {
+        return Err(Cow::Borrowed(
+            "Wrong number of arguments in buffer limit configuration.",
+        ));
+    }
+    let mut out = Vec::new();
+    for group in words.chunks_exact(4) {
+        let class = match group[0].to_ascii_lowercase().as_slice() {
+            b"normal" => 0,
+            b"slave" | b"replica" => 1,
+            b"pubsub" => OUTPUT_LIMIT_PUBSUB,
+            _ => {
+                return Err(Cow::Borrowed(
+                    "Invalid client class specified in buffer limit configuration.",
+                ));
+            }
+        };
+        let bad = || {
+            Cow::Borrowed(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+            )
+        };
+        let hard = parse_memory(group[1]).ok_or_else(bad)?;
+        let soft = parse_memory(group[2]).ok_or_else(bad)?;
+        let soft_seconds = strtoll_strict(group[3])
+            .filter(|n| *n >= 0)
+            .ok_or_else(bad)? as u64;
+        out.push((
+            class,
+            OutputLimit {
+                hard,
+                soft,
+                soft_seconds,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+fn check_output_limits(v: &[u8]) -> Result<String, Cow<'static, str>> {
+    parse_output_limits(v)?;
+    Ok(String::from_utf8_lossy(v).into_owned())
+}
+
+fn format_output_limits(limits: &[OutputLimit; 3]) -> String {
+    let mut s = String::new();
+    for (name, l) in OUTPUT_LIMIT_CLASSES.iter().zip(limits) {
+        if !s.is_empty() {
+            s.push(' ');
+        }
+        s.push_str(&format!("{name} {} {} {}", l.hard, l.soft, l.soft_seconds));
+    }
+    s
+}
+
 /// `save`: Redis's syntax check, then only the empty schedule, since nothing is saved yet.
 fn check_save(v: &[u8]) -> Result<String, Cow<'static, str>> {
     const INVALID: &str = "Invalid save parameters";
@@ -741,6 +822,19 @@ pub static PARAMS: &[Param] = &[
         int(0, LONG_MAX),
         |c| c.stream_node_max_entries.to_string(),
         |c, v| c.stream_node_max_entries = v.int() as u64,
+    ),
+    param(
+        "client-output-buffer-limit",
+        Kind::Special(check_output_limits),
+        |c| format_output_limits(&c.client_output_buffer_limit),
+        |c, v| {
+            // Checked already: only the classes given change, as in Redis.
+            if let Ok(given) = parse_output_limits(v.text().as_bytes()) {
+                for (class, limit) in given {
+                    c.client_output_buffer_limit[class] = limit;
+                }
+            }
+        },
     ),
     param(
         "hll-sparse-max-bytes",

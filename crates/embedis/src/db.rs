@@ -82,6 +82,11 @@ impl Engine {
         self.rng.lock().next_u64()
     }
 
+    /// The pub/sub broker (channels, patterns, keyspace notifications).
+    pub fn pubsub(&self) -> &Arc<crate::pubsub::Broker> {
+        self.keyspace.broker()
+    }
+
     /// Clients blocked in BLPOP and friends right now (INFO `blocked_clients`).
     pub fn blocked_clients(&self) -> usize {
         self.keyspace.blocking.pending()
@@ -273,6 +278,8 @@ pub struct ClientState {
     pub conn: Option<Arc<crate::clients::ClientConn>>,
     /// MULTI queue and WATCHed keys.
     pub tx: crate::cmd::transactions::TxState,
+    /// Pub/sub subscriptions and the push queue, created on first use.
+    pub(crate) pubsub: Option<Box<crate::pubsub::ClientPubSub>>,
     /// Set while blocking commands must not block (inside MULTI/EXEC or a script, like
     /// Redis's `CLIENT_DENY_BLOCKING`): they reply as their timeout would, at once.
     pub deny_blocking: bool,
@@ -297,10 +304,39 @@ impl ClientState {
             close_after_reply: false,
             conn: None,
             tx: Default::default(),
+            pubsub: None,
             deny_blocking: false,
             block_allowed: false,
             blocked: None,
         }
+    }
+
+    /// The client's pub/sub state, created on first use.
+    pub(crate) fn pubsub(&mut self, engine: &Engine) -> &mut crate::pubsub::ClientPubSub {
+        self.pubsub.get_or_insert_with(|| {
+            Box::new(crate::pubsub::ClientPubSub::new(engine.pubsub().clone()))
+        })
+    }
+
+    /// Channels, patterns and shard channels the client is subscribed to (CLIENT LIST's
+    /// `sub`, `psub`, `ssub`).
+    pub fn subscriptions(&self) -> (usize, usize, usize) {
+        self.pubsub.as_ref().map_or((0, 0, 0), |p| {
+            (p.channel_count(), p.pattern_count(), p.shard_count())
+        })
+    }
+
+    /// Leaves every channel, pattern and shard channel without replies (RESET).
+    pub fn leave_pubsub(&mut self) {
+        if let Some(p) = &mut self.pubsub {
+            p.reset();
+        }
+    }
+
+    /// Whether the client has a subscription (Redis's pub/sub mode: in RESP2 only the
+    /// subscription commands, PING, QUIT and RESET are then allowed).
+    pub fn is_subscribed(&self) -> bool {
+        self.pubsub.as_ref().is_some_and(|p| p.is_subscribed())
     }
 
     /// Called by the server after each command (and before sending a protocol error): whether
@@ -326,6 +362,7 @@ impl ClientState {
             m.last_cmd = cmd.unwrap_or("");
             m.db = self.db;
             m.resp = self.resp;
+            (m.sub, m.psub, m.ssub) = self.subscriptions();
             if m.name != self.name {
                 m.name.clone_from(&self.name);
             }
@@ -476,7 +513,7 @@ impl DbBuilder {
             slowlog,
             peak_memory: AtomicU64::new(0),
         });
-        engine.apply_memory_config();
+        crate::cmd::server::apply_config(&engine);
         if self.active_expiry.unwrap_or(true) {
             spawn_active_expiry(Arc::downgrade(&engine));
         }
@@ -642,6 +679,12 @@ impl Session {
         execute(&self.engine, &mut self.state, args)
     }
 
+    /// The receiving end of this client's pushes: pub/sub messages and the replies of
+    /// SUBSCRIBE and friends (which return [`Reply::Pushed`]), in order. A server connection
+    /// waits on it next to its socket and writes what is queued before each reply.
+    pub fn pushes(&mut self) -> crate::pubsub::Pushes {
+        self.state.pubsub(&self.engine).pushes()
+    }
     /// Runs one command, letting blocking commands block: with nothing to take, BLPOP and
     /// friends return [`Execution::Blocked`], a call to await for the reply (served FIFO when
     /// another client pushes, or the timeout reply). Dropping the call withdraws the client.
@@ -721,6 +764,13 @@ pub(crate) fn execute(engine: &Engine, client: &mut ClientState, args: &[Bytes])
         return r;
     }
     if let Err(e) = engine.check_maxmemory(None, cmd.spec.has(cmd::flags::DENYOOM)) {
+        engine.command_stats[cmd.id].rejected_calls.inc();
+        engine.stats.count_error(&e);
+        client.note_command(Some(cmd.full_name));
+        return Reply::Error(e);
+    }
+    if client.resp == 2 && client.is_subscribed() && !cmd::pubsub::allowed_when_subscribed(cmd) {
+        let e = Error::subscribed_context(cmd.full_name);
         engine.command_stats[cmd.id].rejected_calls.inc();
         engine.stats.count_error(&e);
         client.note_command(Some(cmd.full_name));

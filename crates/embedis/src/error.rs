@@ -448,6 +448,15 @@ impl Error {
         Error::Formatted(format!("ERR Unsupported option {}", sanitize(&opt[..end])))
     }
 
+    /// `ERR Can't execute '<cmd>': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT /
+    /// RESET are allowed in this context`: a RESP2 client in pub/sub mode ran another command
+    /// (`cmd` is the full name, `client|list` for subcommands).
+    pub fn subscribed_context(cmd: &str) -> Error {
+        Error::Formatted(format!(
+            "ERR Can't execute '{cmd}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        ))
+    }
+
     /// An error whose text carries values. `text` must be the complete Redis text,
     /// including its code (`ERR ...`).
     pub fn formatted(text: String) -> Error {

@@ -28,6 +28,7 @@
 //! - [`num`]: integers and doubles parsed and formatted exactly like Redis.
 //! - [`blocking`]: clients blocked in BLPOP and friends: FIFO queues per key, serving,
 //!   timeouts.
+//! - [`pubsub`]: the pub/sub broker, keyspace notifications and in-process subscriptions.
 //! - [`clients`]: the registry of connected clients (CLIENT LIST/KILL, INFO clients).
 //! - [`config`], [`stats`]: CONFIG values and INFO counters; [`slowlog`]: SLOWLOG.
 //! - [`glob`]: Redis's glob patterns (KEYS, CONFIG GET, COMMAND LIST).
@@ -45,6 +46,7 @@ pub mod glob;
 pub mod keyspace;
 pub mod num;
 pub mod persist;
+pub mod pubsub;
 pub mod reply;
 pub mod script;
 pub mod slowlog;

@@ -39,6 +39,10 @@ pub enum Reply {
     Verbatim(Bytes),
     /// An out-of-band push (pub/sub messages, invalidations); RESP2 sends it as an array.
     Push(Vec<Reply>),
+    /// Nothing to send: the command's replies were queued as pushes on the client's queue,
+    /// in order with its messages (SUBSCRIBE and friends send one push per channel; see
+    /// [`crate::pubsub::client`]). Encoders write nothing for it.
+    Pushed,
 }
 
 impl Reply {

@@ -10,6 +10,7 @@ mod keys;
 mod limiter;
 pub mod list;
 mod persist;
+mod pubsub;
 mod scripting;
 mod server;
 mod set;

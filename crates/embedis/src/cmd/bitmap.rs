@@ -29,6 +29,7 @@ use crate::error::{
 };
 use crate::keyspace::{Access, Value};
 use crate::num;
+use crate::pubsub::Event;
 use crate::reply::Reply;
 use crate::types::bitmap::{
     self, BitField, BitOp, BitRange, BitUnit, FieldAction, FieldOp, FieldType, Overflow, PosRange,
@@ -153,6 +154,7 @@ pub fn setbit_exec(a: &mut Access<'_>, key: &[u8], offset: u64, on: bool) -> Res
     })?;
     if grew || old != on {
         a.touched(key);
+        a.notify(Event::SetBit, key);
     }
     Ok(old)
 }
@@ -290,10 +292,12 @@ pub fn bitop_exec(
     if acc.is_empty() {
         if a.remove(dest).is_some() {
             a.touched(dest);
+            a.notify(Event::Del, dest);
         }
     } else {
         a.set(dest, Value::Str(Str::raw(acc)));
         a.touched(dest);
+        a.notify(Event::Set, dest);
     }
     Ok(len)
 }
@@ -410,6 +414,7 @@ pub fn bitfield_exec(
             if changes > 0 {
                 // One modification signal, but the dirty counter grows per change like Redis.
                 a.touched(key);
+                a.notify(Event::SetBit, key);
                 a.stats().dirty.add(changes - 1);
             }
             Ok(out)

@@ -57,7 +57,18 @@ fn container(_ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     ))
 }
 
-fn ping(_ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
+fn ping(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
+    if ctx.client.resp == 2 && ctx.client.is_subscribed() {
+        // In RESP2 pub/sub mode PING answers in the shape of a message, as Redis does.
+        if args.len() > 2 {
+            return Err(Error::wrong_arity("ping"));
+        }
+        let payload = args.get(1).cloned().unwrap_or_default();
+        return Ok(Reply::Array(vec![
+            Reply::Bulk(Bytes::from_static(b"pong")),
+            Reply::Bulk(payload),
+        ]));
+    }
     match args.len() {
         1 => Ok(Reply::status("PONG")),
         2 => Ok(Reply::Bulk(args[1].clone())),
@@ -180,6 +191,7 @@ fn hello(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 fn reset(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> Result<Reply> {
     let authenticated = password(ctx).is_none();
     let c = &mut *ctx.client;
+    c.leave_pubsub();
     c.db = 0;
     c.resp = 2;
     c.authenticated = authenticated;

@@ -10,6 +10,7 @@ use super::{CommandSpec, Ctx, args};
 use crate::error::{self, Error, Result};
 use crate::keyspace::{Access, Value};
 use crate::num::LongDouble;
+use crate::pubsub::Event;
 use crate::reply::Reply;
 use crate::types::hash::Hash;
 
@@ -84,6 +85,7 @@ pub fn hset_exec<'f>(
         created += h.insert(f, v, hasher) as i64;
     }
     a.touched(key);
+    a.notify(Event::HSet, key);
     Ok(created)
 }
 
@@ -111,6 +113,7 @@ pub fn hsetnx_exec(a: &mut Access<'_>, key: &[u8], field: &[u8], value: &[u8]) -
     }
     h.insert(field, value, hasher);
     a.touched(key);
+    a.notify(Event::HSet, key);
     Ok(true)
 }
 
@@ -205,11 +208,16 @@ pub fn hdel_exec(a: &mut Access<'_>, key: &[u8], fields: &[impl AsRef<[u8]>]) ->
             }
         }
     }
-    if h.is_empty() {
+    let emptied = h.is_empty();
+    if emptied {
         a.remove(key);
     }
     if deleted > 0 {
         a.touched(key);
+        a.notify(Event::HDel, key);
+        if emptied {
+            a.notify(Event::Del, key);
+        }
     }
     Ok(deleted)
 }
@@ -265,6 +273,7 @@ pub fn hincrby_exec(a: &mut Access<'_>, key: &[u8], field: &[u8], incr: i64) -> 
     let new = current.checked_add(incr).ok_or(Error::Overflow)?;
     h.insert(field, itoa::Buffer::new().format(new).as_bytes(), hasher);
     a.touched(key);
+    a.notify(Event::HIncrBy, key);
     Ok(new)
 }
 
@@ -307,6 +316,7 @@ pub fn hincrbyfloat_exec(
     let new = incr_by_float(h.get(field), incr)?;
     h.insert(field, &new, hasher);
     a.touched(key);
+    a.notify(Event::HIncrByFloat, key);
     Ok(Bytes::from(new))
 }
 

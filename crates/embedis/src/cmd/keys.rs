@@ -18,6 +18,7 @@ use crate::db::Db;
 use crate::error::{self, Error, Result};
 use crate::glob;
 use crate::keyspace::{Access, SHARDS, TableCursor, Value, evict};
+use crate::pubsub::Event;
 use crate::reply::Reply;
 use crate::types::string::Str;
 
@@ -73,6 +74,7 @@ pub fn del_exec(a: &mut Access<'_>, keys: &[impl AsRef<[u8]>]) -> i64 {
     for k in keys {
         if a.remove(k.as_ref()).is_some() {
             a.touched(k.as_ref());
+            a.notify(Event::Del, k.as_ref());
             n += 1;
         }
     }
@@ -282,10 +284,13 @@ pub fn expire_exec(
     }
     if when <= now as i64 {
         a.remove(key);
+        a.touched(key);
+        a.notify(Event::Del, key);
     } else {
         a.set_expire(key, Some(when as u64));
+        a.touched(key);
+        a.notify(Event::Expire, key);
     }
-    a.touched(key);
     Ok(true)
 }
 
@@ -319,6 +324,7 @@ pub fn persist_exec(a: &mut Access<'_>, key: &[u8]) -> bool {
     if had_ttl {
         a.set_expire(key, None);
         a.touched(key);
+        a.notify(Event::Persist, key);
     }
     had_ttl
 }
@@ -418,9 +424,14 @@ pub fn rename_exec(a: &mut Access<'_>, src: &[u8], dst: &[u8], nx: bool) -> Resu
     };
     let db = a.db;
     let expire_at = entry.expire_at();
+    // Like Redis, an existing destination is deleted and the key added anew (a `new`
+    // event), silently.
+    a.remove(dst);
     a.set_in(db, dst, entry.value, expire_at);
     a.touched(src);
     a.touched(dst);
+    a.notify(Event::RenameFrom, src);
+    a.notify(Event::RenameTo, dst);
     Ok(true)
 }
 
@@ -466,11 +477,16 @@ pub fn copy_exec(
         return Ok(false);
     };
     let (value, expire_at) = (entry.value.clone(), entry.expire_at());
-    if a.get_in(dst_db, dst).is_some() && !replace {
-        return Ok(false);
+    if a.get_in(dst_db, dst).is_some() {
+        if !replace {
+            return Ok(false);
+        }
+        // Redis deletes the old destination and adds the copy anew (a `new` event).
+        a.remove_in(dst_db, dst);
     }
     a.set_in(dst_db, dst, value, expire_at);
     a.touched_in(dst_db, dst);
+    a.notify_in(dst_db, Event::CopyTo, dst);
     // Clients blocked on `dst` in the destination database may take from it now.
     a.signal_ready(dst_db, dst);
     Ok(true)
@@ -515,6 +531,8 @@ pub fn move_exec(a: &mut Access<'_>, key: &[u8], dst_db: usize) -> Result<bool> 
     a.set_in(dst_db, key, entry.value, expire_at);
     a.touched(key);
     a.notify_watchers(dst_db, key);
+    a.notify(Event::MoveFrom, key);
+    a.notify_in(dst_db, Event::MoveTo, key);
     // Clients blocked on `key` in the destination database may take from it now.
     a.signal_ready(dst_db, key);
     Ok(true)
@@ -933,7 +951,7 @@ pub fn object_exec(
 ) -> Result<Option<ObjectInfo>> {
     let now = a.now_ms();
     let decay = a.keyspace().lfu_decay_time();
-    let Some(entry) = a.peek_read(key) else {
+    let Some(entry) = a.peek_read_silent(key) else {
         return Ok(None);
     };
     let info = match field {

@@ -25,6 +25,7 @@ use crate::error::{
 };
 use crate::keyspace::{Access, Value};
 use crate::num;
+use crate::pubsub::Event;
 use crate::reply::Reply;
 use crate::types::list::{List, ListEnd};
 
@@ -82,12 +83,27 @@ fn list_read<'e>(a: &'e mut Access<'_>, key: &[u8]) -> Result<Option<&'e List>> 
     }
 }
 
-/// Deletes `key` if its list became empty.
-fn remove_if_empty(a: &mut Access<'_>, key: &[u8]) {
+/// Deletes `key` if its list became empty; whether it did.
+fn remove_if_empty(a: &mut Access<'_>, key: &[u8]) -> bool {
     let empty =
         matches!(a.peek(key), Some(e) if matches!(&e.value, Value::List(l) if l.is_empty()));
     if empty {
         a.remove(key);
+    }
+    empty
+}
+
+fn push_event(end: ListEnd) -> Event {
+    match end {
+        ListEnd::Left => Event::LPush,
+        ListEnd::Right => Event::RPush,
+    }
+}
+
+fn pop_event(end: ListEnd) -> Event {
+    match end {
+        ListEnd::Left => Event::LPop,
+        ListEnd::Right => Event::RPop,
     }
 }
 
@@ -157,6 +173,7 @@ pub fn push_exec(
         }
     };
     a.touched(key);
+    a.notify(push_event(end), key);
     Ok(len)
 }
 
@@ -180,8 +197,12 @@ pub fn pop_exec(
         }
     }
     if n > 0 {
-        remove_if_empty(a, key);
+        let emptied = remove_if_empty(a, key);
         a.touched(key);
+        a.notify(pop_event(end), key);
+        if emptied {
+            a.notify(Event::Del, key);
+        }
     }
     Ok(Some(out))
 }
@@ -213,6 +234,7 @@ pub fn lset_exec(a: &mut Access<'_>, key: &[u8], index: Result<i64>, value: &[u8
     let i = resolve_index(index, l.len()).ok_or(INDEX_OUT_OF_RANGE)?;
     l.set(i, value);
     a.touched(key);
+    a.notify(Event::LSet, key);
     Ok(())
 }
 
@@ -239,9 +261,13 @@ pub fn ltrim_exec(a: &mut Access<'_>, key: &[u8], start: i64, stop: i64) -> Resu
     };
     l.drop_front(ltrim);
     l.drop_back(rtrim);
-    remove_if_empty(a, key);
+    let emptied = remove_if_empty(a, key);
     // Redis signals the key as modified even when nothing was trimmed.
     a.touched(key);
+    a.notify(Event::LTrim, key);
+    if emptied {
+        a.notify(Event::Del, key);
+    }
     Ok(())
 }
 
@@ -263,6 +289,7 @@ pub fn linsert_exec(
     l.insert(i + after as usize, value);
     let len = l.len() as i64;
     a.touched(key);
+    a.notify(Event::LInsert, key);
     Ok(len)
 }
 
@@ -278,8 +305,12 @@ pub fn lrem_exec(a: &mut Access<'_>, key: &[u8], count: i64, value: &[u8]) -> Re
     };
     let removed = l.remove_matching(value, limit, count < 0);
     if removed > 0 {
-        remove_if_empty(a, key);
+        let emptied = remove_if_empty(a, key);
         a.touched(key);
+        a.notify(Event::LRem, key);
+        if emptied {
+            a.notify(Event::Del, key);
+        }
     }
     Ok(removed)
 }
@@ -383,16 +414,23 @@ pub fn lmove_exec(
     let Some(value) = list_mut(a, src)?.and_then(|l| l.pop(from == ListEnd::Left)) else {
         return Ok(None);
     };
+    // Events as Redis sends them: the push on `dst` first, then the pop on `src`.
+    let mut emptied = false;
     if src == dst {
         if let Some(l) = list_mut(a, src)? {
             l.push(&value, to == ListEnd::Left);
         }
+        a.notify(push_event(to), dst);
     } else {
-        remove_if_empty(a, src);
+        emptied = remove_if_empty(a, src);
         push_exec(a, dst, &[&value], to, false)?;
     }
     a.touched(dst);
     a.touched(src);
+    a.notify(pop_event(from), src);
+    if emptied {
+        a.notify(Event::Del, src);
+    }
     Ok(Some(value))
 }
 

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod limiter;
 pub mod list;
 pub mod persist;
+pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod set;
@@ -197,6 +198,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     embedis::COMMANDS,
     persist::COMMANDS,
     zset::COMMANDS,
+    pubsub::COMMANDS,
 ];
 
 /// A resolved command: its row, its full name (`client|list`) and its index for statistics.

@@ -8,6 +8,7 @@ use super::{CommandSpec, Ctx};
 use crate::error::{self, Error, Result};
 use crate::keyspace::Access;
 use crate::persist::{self, BgError, dump};
+use crate::pubsub::Event;
 use crate::reply::Reply;
 
 /// The persistence family's rows.
@@ -173,6 +174,7 @@ pub fn restore_exec(
         if at <= now {
             if deleted {
                 a.touched(key);
+                a.notify(Event::Del, key);
             }
             return Ok(());
         }
@@ -194,6 +196,7 @@ pub fn restore_exec(
         }
     }
     a.touched(key);
+    a.notify(Event::Restore, key);
     Ok(())
 }
 

@@ -19,6 +19,7 @@ use super::flags::*;
 use super::{CommandSpec, Ctx, args};
 use crate::error::{self, Error, Result};
 use crate::keyspace::{Access, Value};
+use crate::pubsub::Event;
 use crate::reply::Reply;
 use crate::types::bytetable::MemberHasher;
 use crate::types::set::{Member, OwnedMember, Set};
@@ -103,6 +104,7 @@ pub fn sadd_exec(a: &mut Access<'_>, key: &[u8], members: &[impl AsRef<[u8]>]) -
     }
     if added > 0 {
         a.touched(key);
+        a.notify(Event::SAdd, key);
     }
     Ok(added)
 }
@@ -127,11 +129,16 @@ pub fn srem_exec(a: &mut Access<'_>, key: &[u8], members: &[impl AsRef<[u8]>]) -
             }
         }
     }
-    if set.is_empty() {
+    let emptied = set.is_empty();
+    if emptied {
         a.remove(key);
     }
     if removed > 0 {
         a.touched(key);
+        a.notify(Event::SRem, key);
+        if emptied {
+            a.notify(Event::Del, key);
+        }
     }
     Ok(removed)
 }
@@ -204,10 +211,15 @@ pub fn spop_one_exec(
         return Ok(None);
     };
     let popped = set.pop_random(rng);
-    if set.is_empty() {
+    let emptied = set.is_empty();
+    if emptied {
         a.remove(key);
     }
     a.touched(key);
+    a.notify(Event::SPop, key);
+    if emptied {
+        a.notify(Event::Del, key);
+    }
     Ok(popped.map(|m| Bytes::from(m.into_vec())))
 }
 
@@ -239,6 +251,8 @@ pub fn spop_exec(
         }
         a.remove(key);
         a.touched(key);
+        a.notify(Event::SPop, key);
+        a.notify(Event::Del, key);
         return Ok(all.iter().map(member_bytes).collect());
     }
     let remaining = size - count;
@@ -263,6 +277,7 @@ pub fn spop_exec(
         popped
     };
     a.touched(key);
+    a.notify(Event::SPop, key);
     Ok(popped)
 }
 
@@ -356,16 +371,22 @@ pub fn smove_exec(a: &mut Access<'_>, src: &[u8], dst: &[u8], member: &[u8]) -> 
     if !source.remove(member) {
         return Ok(false);
     }
-    if source.is_empty() {
+    let emptied = source.is_empty();
+    if emptied {
         a.remove(src);
     }
     a.touched(src);
+    a.notify(Event::SRem, src);
+    if emptied {
+        a.notify(Event::Del, src);
+    }
     if write(a, dst)?.is_none() {
         a.set(dst, Value::Set(Box::new(Set::for_member(member))));
     }
     if let Some(target) = write(a, dst)? {
         if target.insert(member, hasher) {
             a.touched(dst);
+            a.notify(Event::SAdd, dst);
         }
     }
     Ok(true)
@@ -485,16 +506,18 @@ fn difference(a: &mut Access<'_>, keys: &[impl AsRef<[u8]>], hasher: MemberHashe
 
 /// Stores a set-algebra result at `dst` (replacing any value and TTL), or deletes `dst` when
 /// the result is empty; returns the result's size.
-fn store(a: &mut Access<'_>, dst: &[u8], result: Set) -> i64 {
+fn store(a: &mut Access<'_>, dst: &[u8], result: Set, event: Event) -> i64 {
     if result.is_empty() {
         if a.remove(dst).is_some() {
             a.touched(dst);
+            a.notify(Event::Del, dst);
         }
         return 0;
     }
     let n = result.len() as i64;
     a.set(dst, Value::Set(Box::new(result)));
     a.touched(dst);
+    a.notify(event, dst);
     n
 }
 
@@ -518,7 +541,7 @@ pub fn sinterstore_exec(a: &mut Access<'_>, dst: &[u8], keys: &[impl AsRef<[u8]>
     for m in intersection(a, keys)? {
         result.insert_member(m.as_member(), hasher);
     }
-    Ok(store(a, dst, result))
+    Ok(store(a, dst, result, Event::SInterStore))
 }
 
 fn sinterstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
@@ -570,7 +593,7 @@ fn sunion(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 pub fn sunionstore_exec(a: &mut Access<'_>, dst: &[u8], keys: &[impl AsRef<[u8]>]) -> Result<i64> {
     let hasher = aggregate::member_hasher(a);
     let result = union(a, keys, hasher)?;
-    Ok(store(a, dst, result))
+    Ok(store(a, dst, result, Event::SUnionStore))
 }
 
 fn sunionstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
@@ -596,7 +619,7 @@ fn sdiff(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 pub fn sdiffstore_exec(a: &mut Access<'_>, dst: &[u8], keys: &[impl AsRef<[u8]>]) -> Result<i64> {
     let hasher = aggregate::member_hasher(a);
     let result = difference(a, keys, hasher)?;
-    Ok(store(a, dst, result))
+    Ok(store(a, dst, result, Event::SDiffStore))
 }
 
 fn sdiffstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {

@@ -33,6 +33,7 @@ use super::flags::*;
 use super::{CommandSpec, Ctx};
 use crate::error::{Error, Result};
 use crate::keyspace::{Access, Value};
+use crate::pubsub::Event;
 use crate::reply::Reply;
 use crate::types::list::List;
 
@@ -428,8 +429,10 @@ pub fn sort_exec(a: &mut Access<'_>, key: &[u8], call: &SortCall) -> Result<Sort
             .collect();
         a.set(dst, Value::List(Box::new(list)));
         a.touched(dst);
+        a.notify(Event::SortStore, dst);
     } else if a.remove(dst).is_some() {
         a.touched(dst);
+        a.notify(Event::Del, dst);
     }
     Ok(Sorted::Stored(n))
 }

@@ -9,6 +9,7 @@ use super::{CommandSpec, Ctx};
 use crate::error::{self, Error, Result};
 use crate::keyspace::{Access, Value};
 use crate::num::LongDouble;
+use crate::pubsub::Event;
 use crate::reply::Reply;
 use crate::types::string::Str;
 
@@ -101,6 +102,7 @@ pub fn getdel_exec(a: &mut Access<'_>, key: &[u8]) -> Result<Option<Bytes>> {
     if old.is_some() {
         a.remove(key);
         a.touched(key);
+        a.notify(Event::Del, key);
     }
     Ok(old)
 }
@@ -115,6 +117,7 @@ pub fn getset_exec(a: &mut Access<'_>, key: &[u8], value: &[u8]) -> Result<Optio
     let old = get_exec(a, key)?;
     a.set(key, Value::Str(Str::from_bytes(value)));
     a.touched(key);
+    a.notify(Event::Set, key);
     Ok(old)
 }
 
@@ -359,6 +362,10 @@ fn set_generic(
             a.set_in(a.db, key, v, expire_at);
         }
         a.touched(key);
+        a.notify(Event::Set, key);
+        if expire_at.is_some() {
+            a.notify(Event::Expire, key);
+        }
     }
     Ok(SetOutcome {
         written: allowed,
@@ -515,6 +522,7 @@ pub fn getex_exec(a: &mut Access<'_>, key: &[u8], ttl: GetExTtl) -> Result<Optio
             if a.peek(key).is_some_and(|e| e.expire_at().is_some()) {
                 a.set_expire(key, None);
                 a.touched(key);
+                a.notify(Event::Persist, key);
             }
         }
         GetExTtl::Expire(e) => {
@@ -522,10 +530,13 @@ pub fn getex_exec(a: &mut Access<'_>, key: &[u8], ttl: GetExTtl) -> Result<Optio
             let at = e.resolve(now, "getex")?;
             if e.is_absolute() && at <= now {
                 a.remove(key);
+                a.touched(key);
+                a.notify(Event::Del, key);
             } else {
                 a.set_expire(key, Some(at));
+                a.touched(key);
+                a.notify(Event::Expire, key);
             }
-            a.touched(key);
         }
     }
     Ok(Some(value))
@@ -574,6 +585,7 @@ pub fn incr_by_exec(a: &mut Access<'_>, key: &[u8], delta: i64) -> Result<i64> {
         }
     };
     a.touched(key);
+    a.notify(Event::IncrBy, key);
     Ok(n)
 }
 
@@ -629,6 +641,7 @@ pub fn incr_by_float_exec(a: &mut Access<'_>, key: &[u8], incr: LongDouble) -> R
         }
     }
     a.touched(key);
+    a.notify(Event::IncrByFloat, key);
     Ok(reply)
 }
 
@@ -664,6 +677,7 @@ pub fn append_exec(a: &mut Access<'_>, key: &[u8], value: &[u8], max_len: u64) -
         }
     };
     a.touched(key);
+    a.notify(Event::Append, key);
     Ok(len as i64)
 }
 
@@ -703,6 +717,7 @@ pub fn setrange_exec(
         }
     };
     a.touched(key);
+    a.notify(Event::SetRange, key);
     Ok(len as i64)
 }
 
@@ -751,6 +766,7 @@ pub fn mset_exec<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     for (k, v) in pairs {
         a.set(k.as_ref(), Value::Str(Str::from_bytes(v.as_ref())));
         a.touched(k.as_ref());
+        a.notify(Event::Set, k.as_ref());
     }
     true
 }

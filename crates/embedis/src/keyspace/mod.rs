@@ -31,6 +31,8 @@ pub use table::{Table, TableCursor};
 pub use value::Value;
 
 use crate::blocking::{Blocking, ShardWaiters};
+use crate::config::notify;
+use crate::pubsub::{Broker, Event};
 use crate::stats::Stats;
 use table::Counts;
 
@@ -133,6 +135,8 @@ pub struct Keyspace {
     databases: usize,
     /// WATCHed keys and their watchers (MULTI/EXEC).
     pub watches: std::sync::Arc<watch::Watches>,
+    /// Where keyspace events go (pub/sub notifications, in-process listeners).
+    broker: Arc<Broker>,
     /// Blocked clients: counters, deadlines (the queues are in the shards).
     pub blocking: Arc<Blocking>,
     /// Bytes of every table and entry (what `used_memory` adds to [`Keyspace::baseline`]).
@@ -180,6 +184,7 @@ impl Keyspace {
             hasher,
             databases,
             watches: std::sync::Arc::new(watch::Watches::new(databases)),
+            broker: Arc::new(Broker::new()),
             blocking: Arc::default(),
             used: AtomicI64::new(0),
             totals: (0..databases).map(|_| DbTotals::default()).collect(),
@@ -193,6 +198,11 @@ impl Keyspace {
             expiry_hint: AtomicU64::new(u64::MAX),
             evictor: Mutex::new(evict::Evictor::default()),
         }
+    }
+
+    /// The pub/sub broker that receives this keyspace's events.
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
     }
 
     /// Number of logical databases.
@@ -597,6 +607,7 @@ impl<'a> Access<'a> {
             if self.ks.watches.is_active() {
                 self.touch_watchers(db, key);
             }
+            self.notify_in(db, Event::Expired, key);
         }
         due
     }
@@ -616,6 +627,11 @@ impl<'a> Access<'a> {
     /// Looks a key up for reading: counts a hit or a miss, refreshes its access time.
     pub fn get(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let stats = self.stats;
+        if self.wants(notify::KEY_MISS) && self.peek(key).is_none() {
+            stats.keyspace_misses.inc();
+            self.notify(Event::KeyMiss, key);
+            return None;
+        }
         let found = self.get_in(self.db, key);
         if found.is_some() {
             stats.keyspace_hits.inc();
@@ -702,6 +718,24 @@ impl<'a> Access<'a> {
     /// miss: Redis's `LOOKUP_NOTOUCH` reads (EXISTS, TYPE, TTL, OBJECT, SCAN's TYPE filter).
     pub fn peek_read(&mut self, key: &[u8]) -> Option<&Entry> {
         let stats = self.stats;
+        if self.wants(notify::KEY_MISS) && self.peek(key).is_none() {
+            stats.keyspace_misses.inc();
+            self.notify(Event::KeyMiss, key);
+            return None;
+        }
+        let found = self.peek(key);
+        if found.is_some() {
+            stats.keyspace_hits.inc();
+        } else {
+            stats.keyspace_misses.inc();
+        }
+        found
+    }
+
+    /// [`Access::peek_read`] without a `keymiss` event: Redis's `LOOKUP_NONOTIFY` reads
+    /// (OBJECT), which count a miss but do not report it.
+    pub fn peek_read_silent(&mut self, key: &[u8]) -> Option<&Entry> {
+        let stats = self.stats;
         let found = self.peek(key);
         if found.is_some() {
             stats.keyspace_hits.inc();
@@ -744,6 +778,10 @@ impl<'a> Access<'a> {
             ks.note_expiry(at);
         }
         self.publish(idx, db);
+        if old.is_none() {
+            // Redis's `dbAdd`: a key came into existence.
+            self.notify_in(db, Event::New, key);
+        }
         old
     }
 
@@ -808,11 +846,16 @@ impl<'a> Access<'a> {
             }
             let left = budget - removed;
             if left > 0 {
-                // Expired keys leave here (keyspace notifications of `expired` hook in here).
+                // Expired keys leave here: watchers are told, and each is reported as `expired`.
                 let watches = &ks.watches;
+                let broker = &ks.broker;
+                let notify = broker.wanted_classes() & notify::EXPIRED != 0;
                 let n = table.expire_due(now, left, |entry| {
                     if watches.is_active() {
                         watches.key_expired(db, entry.key());
+                    }
+                    if notify {
+                        broker.notify(db, Event::Expired, entry.key(), now);
                     }
                 });
                 if n > 0 {
@@ -830,8 +873,8 @@ impl<'a> Access<'a> {
     }
 
     /// Removes `key` (with hash `hash`) from `db` for maxmemory: the one place eviction
-    /// removes keys, counted in `evicted_keys` (keyspace notifications of `evicted` hook in
-    /// here). False if the key is not there (anymore).
+    /// removes keys, counted in `evicted_keys` and reported as `evicted`. False if the key is
+    /// not there (anymore).
     pub fn evict(&mut self, db: usize, key: &[u8]) -> bool {
         self.settle_accounts();
         let (hash, idx) = self.locate(key);
@@ -847,6 +890,7 @@ impl<'a> Access<'a> {
             ks.watches.key_expired(db, key);
         }
         self.stats.evicted_keys.inc();
+        self.notify_in(db, Event::Evicted, key);
         true
     }
 
@@ -927,8 +971,8 @@ impl<'a> Access<'a> {
         self.ks
     }
 
-    /// Records that a write changed `key` (dirty counter; WATCH and keyspace notifications
-    /// hook in here), and marks it ready if clients are blocked on it.
+    /// Records that a write changed `key` (dirty counter, WATCH), and marks it ready if
+    /// clients are blocked on it.
     pub fn touched(&mut self, key: &[u8]) {
         self.stats.dirty.inc();
         self.signal_ready(self.db, key);
@@ -990,6 +1034,29 @@ impl<'a> Access<'a> {
         match &self.guards {
             Guards::All(_) => true,
             Guards::One(held, _) => *held == Keyspace::shard_of(self.ks.hash(key)),
+        }
+    }
+
+    /// Whether anyone wants events of `class` (a [`notify`] bit): lets a command skip work
+    /// that only an event needs.
+    #[inline]
+    pub fn wants(&self, class: u32) -> bool {
+        self.ks.broker.wanted_classes() & class != 0
+    }
+
+    /// Reports a keyspace event on `key` in the selected database, like Redis's
+    /// `notifyKeyspaceEvent`: call it after the change, with the event Redis uses for that
+    /// command. Costs one atomic load when nobody listens to the event's class.
+    #[inline]
+    pub fn notify(&mut self, event: Event, key: &[u8]) {
+        self.notify_in(self.db, event, key);
+    }
+
+    /// [`Access::notify`] for a key in database `db` (MOVE, COPY ... DB).
+    #[inline]
+    pub fn notify_in(&mut self, db: usize, event: Event, key: &[u8]) {
+        if self.wants(event.class()) {
+            self.ks.broker.notify(db, event, key, self.now_ms);
         }
     }
 }

@@ -63,7 +63,8 @@ fn reply_to_lua_inner(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<Value>
         Reply::Error(e) => Value::Table(error_table(lua, e)?),
         Reply::Int(n) => Value::Number(*n as f64),
         Reply::Bulk(b) => Value::String(lua.create_string(b)?),
-        Reply::Nil | Reply::NilArray => {
+        // Pushed never reaches a script (SUBSCRIBE and friends are `noscript`); like nil.
+        Reply::Nil | Reply::NilArray | Reply::Pushed => {
             if resp3 {
                 Value::Nil
             } else {

@@ -64,7 +64,7 @@ pub fn config_get_exec(engine: &Engine, patterns: &[impl AsRef<[u8]>]) -> Vec<(S
 }
 
 /// CONFIG SET of several parameters, all or none, then what the engine derives from them
-/// (AUTH requirement, slow log thresholds).
+/// (AUTH requirement, slow log thresholds, keyspace notifications, pub/sub output limit).
 pub fn config_set_exec(engine: &Engine, pairs: &[(&[u8], &[u8])]) -> Result<(), ConfigError> {
     engine.config.set_many(pairs)?;
     apply(engine);
@@ -79,6 +79,9 @@ pub fn apply(engine: &Engine) {
             std::sync::atomic::Ordering::Relaxed,
         );
         engine.slowlog.configure(c);
+        let pubsub = engine.pubsub();
+        pubsub.set_notify_classes(c.notify_flags());
+        pubsub.set_output_limit(c.client_output_buffer_limit[config::OUTPUT_LIMIT_PUBSUB]);
     });
     engine.apply_memory_config();
 }
@@ -86,6 +89,7 @@ pub fn apply(engine: &Engine) {
 /// CONFIG RESETSTAT: INFO's counters, per-command and per-error statistics.
 pub fn config_resetstat_exec(engine: &Engine) {
     engine.stats.reset();
+    engine.pubsub().limit_disconnections.reset();
     for s in engine.command_stats.iter() {
         s.calls.reset();
         s.usec.reset();

@@ -318,7 +318,17 @@ fn stats(out: &mut String, engine: &Engine) {
     line!(out, "evicted_keys:{}", s.evicted_keys.get());
     line!(out, "keyspace_hits:{}", s.keyspace_hits.get());
     line!(out, "keyspace_misses:{}", s.keyspace_misses.get());
+    let pubsub = engine.pubsub();
+    line!(out, "pubsub_channels:{}", pubsub.channel_count());
+    line!(out, "pubsub_patterns:{}", pubsub.numpat());
+    line!(out, "pubsubshard_channels:{}", pubsub.shard_channel_count());
     line!(out, "total_error_replies:{}", s.error_replies.get());
+    // Redis 7.2's name for the count of clients cut off at their output-buffer limit.
+    line!(
+        out,
+        "client_output_buffer_limit_disconnections:{}",
+        pubsub.limit_disconnections.get()
+    );
 }
 
 fn replication(out: &mut String, engine: &Engine) {

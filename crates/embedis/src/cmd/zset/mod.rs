@@ -18,6 +18,7 @@ use crate::db::Engine;
 use crate::error::{self, Error, Result};
 use crate::keyspace::{Access, Entry, Value};
 use crate::num;
+use crate::pubsub::Event;
 use crate::reply::Reply;
 use crate::types::zset::{
     AddFlags, AddOutcome, LexRange, Limits, RangeSpec, ScoreRange, ZSet, cmp_entry,
@@ -116,7 +117,7 @@ fn write<'a>(a: &'a mut Access<'_>, key: &[u8]) -> Result<Option<&'a mut ZSet>> 
 
 /// After a write that removed `removed` elements: deletes the key if the set is now empty,
 /// and records the change.
-fn after_removal(a: &mut Access<'_>, key: &[u8], removed: usize) {
+fn after_removal(a: &mut Access<'_>, key: &[u8], removed: usize, event: Event) {
     if removed == 0 {
         return;
     }
@@ -127,20 +128,32 @@ fn after_removal(a: &mut Access<'_>, key: &[u8], removed: usize) {
         a.remove(key);
     }
     a.touched(key);
+    a.notify(event, key);
+    if empty {
+        a.notify(Event::Del, key);
+    }
 }
 
 /// Stores `entries` (in set order, distinct members) at `dst` as the *STORE commands do:
 /// replaces whatever is there (dropping its TTL), or deletes `dst` if there is nothing to
 /// store. Returns the stored length.
-fn store(a: &mut Access<'_>, limits: &Limits, dst: &[u8], entries: &[(Vec<u8>, f64)]) -> i64 {
+fn store(
+    a: &mut Access<'_>,
+    limits: &Limits,
+    dst: &[u8],
+    entries: &[(Vec<u8>, f64)],
+    event: Event,
+) -> i64 {
     if entries.is_empty() {
         if a.remove(dst).is_some() {
             a.touched(dst);
+            a.notify(Event::Del, dst);
         }
         return 0;
     }
     a.set(dst, Value::from(ZSet::from_sorted(entries, limits)));
     a.touched(dst);
+    a.notify(event, dst);
     entries.len() as i64
 }
 
@@ -313,6 +326,8 @@ pub fn zadd_exec<M: AsRef<[u8]>>(
     }
     if added + updated > 0 {
         a.touched(key);
+        // Also after a NaN stopped the loop midway, as in Redis.
+        a.notify(if opts.incr { Event::ZIncr } else { Event::ZAdd }, key);
     }
     if nan {
         return Err(error::SCORE_IS_NAN);
@@ -387,7 +402,7 @@ pub fn zrem_exec<M: AsRef<[u8]>>(a: &mut Access<'_>, key: &[u8], members: &[M]) 
             }
         }
     }
-    after_removal(a, key, n);
+    after_removal(a, key, n, Event::ZRem);
     Ok(n as i64)
 }
 
@@ -655,11 +670,12 @@ pub fn zrangestore_exec(
         }
     };
     let Some(out) = built else {
-        return Ok(store(a, limits, dst, &[]));
+        return Ok(store(a, limits, dst, &[], Event::ZRangeStore));
     };
     let n = out.len() as i64;
     a.set(dst, Value::from(out));
     a.touched(dst);
+    a.notify(Event::ZRangeStore, dst);
     Ok(n)
 }
 
@@ -804,7 +820,12 @@ pub fn zremrange_exec(a: &mut Access<'_>, key: &[u8], range: &ZRemRange) -> Resu
         ZRemRange::Score(r) => z.remove_in(r),
         ZRemRange::Lex(r) => z.remove_in(r),
     };
-    after_removal(a, key, n);
+    let event = match range {
+        ZRemRange::Rank(..) => Event::ZRemRangeByRank,
+        ZRemRange::Score(_) => Event::ZRemRangeByScore,
+        ZRemRange::Lex(_) => Event::ZRemRangeByLex,
+    };
+    after_removal(a, key, n, event);
     Ok(n as i64)
 }
 
@@ -861,7 +882,8 @@ pub fn zpop_exec<K: AsRef<[u8]>>(
             }
         }
     }
-    after_removal(a, key, popped.len());
+    let event = if max { Event::ZPopMax } else { Event::ZPopMin };
+    after_removal(a, key, popped.len(), event);
     Ok(Some((Bytes::copy_from_slice(key), popped)))
 }
 
@@ -1072,6 +1094,17 @@ pub enum SetOp {
     Diff,
 }
 
+impl SetOp {
+    /// The keyspace event of the *STORE form.
+    fn store_event(self) -> Event {
+        match self {
+            SetOp::Union => Event::ZUnionStore,
+            SetOp::Inter => Event::ZInterStore,
+            SetOp::Diff => Event::ZDiffStore,
+        }
+    }
+}
+
 /// An input of a set operation. (Plain sets are valid inputs too, every member with score
 /// 1: a `Set` source belongs here once the set type exists.)
 enum Source<'a> {
@@ -1278,7 +1311,7 @@ fn setop_store(
             .map(|(m, s)| (m.to_vec(), s))
             .collect()
     })?;
-    Ok(store(a, limits, dst, &entries))
+    Ok(store(a, limits, dst, &entries, op.store_event()))
 }
 
 /// ZUNION / ZINTER / ZDIFF: the resulting members with scores, in set order.
@@ -1304,7 +1337,7 @@ pub fn zsetop_store_exec<K: AsRef<[u8]>>(
     opts: &SetOpOptions,
 ) -> Result<i64> {
     if keys.is_empty() {
-        return Ok(store(a, limits, dst, &[]));
+        return Ok(store(a, limits, dst, &[], op.store_event()));
     }
     setop_store(a, limits, dst, op, keys, Ok(opts))
 }
