@@ -12,12 +12,14 @@
 
 mod kit_support;
 
+use kit_support::fixture::*;
+
 use std::time::Duration;
 
-use embedis::{Db, ManualClock, Reply};
+use embedis::{Db, Reply};
 use embedis_kit::backend::{
-    AnyBackend, Backend, Check, EmbeddedBackend, LeaseRequest, RateLimitRequest, RedisBackend,
-    SetCondition, SetOptions,
+    Backend, Check, EmbeddedBackend, LeaseRequest, RateLimitRequest, RedisBackend, SetCondition,
+    SetOptions,
 };
 use embedis_kit::limiter::{
     CheckOptions, ConcurrencyLimiter, Decision, FailureCause, FailureMode, FailurePolicy, Limiter,
@@ -26,174 +28,6 @@ use embedis_kit::limiter::{
 
 const HOUR: Duration = Duration::from_secs(3600);
 const SEC: Duration = Duration::from_secs(1);
-
-/// How a configuration moves time.
-enum Clock {
-    Manual(ManualClock),
-    Server(Db),
-    Real,
-}
-
-struct Fixture {
-    name: &'static str,
-    backend: AnyBackend,
-    clock: Clock,
-    /// Raw access for checks the Backend trait does not offer (PTTL, EXISTS, TYPE).
-    raw: Raw,
-    ns: String,
-    _keep: Option<Box<dyn std::any::Any + Send>>,
-}
-
-enum Raw {
-    Db(Db),
-    Redis(redis::aio::MultiplexedConnection),
-}
-
-impl Fixture {
-    fn embedded(test: &str) -> Fixture {
-        let clock = ManualClock::starting_at_micros(1_700_000_000_000_000);
-        let db = Db::builder().clock(clock.clone()).build();
-        Fixture {
-            name: "embedded",
-            backend: EmbeddedBackend::new(db.clone()).into(),
-            clock: Clock::Manual(clock),
-            raw: Raw::Db(db),
-            ns: kit_support::namespace(test),
-            _keep: None,
-        }
-    }
-
-    async fn real_redis(test: &str) -> Option<Fixture> {
-        let server = kit_support::redis()?;
-        let backend = RedisBackend::builder(server.url()).build().await.unwrap();
-        let client = redis::Client::open(server.url()).unwrap();
-        let raw = client.get_multiplexed_async_connection().await.unwrap();
-        Some(Fixture {
-            name: "real_redis",
-            backend: backend.into(),
-            clock: Clock::Real,
-            raw: Raw::Redis(raw),
-            ns: kit_support::namespace(test),
-            _keep: None,
-        })
-    }
-
-    /// An `embedis-server --clock manual` in this process, reached over TCP by the redis
-    /// backend. `None` (loudly) while embedis has no EVAL: the backend's scripts need it.
-    async fn embedis_server(test: &str) -> Option<Fixture> {
-        let args = ["--port", "0", "--bind", "127.0.0.1", "--clock", "manual"];
-        let config = ::embedis_server::ServerConfig::from_args(args.map(String::from)).unwrap();
-        let handle = ::embedis_server::spawn(config).unwrap();
-        let db = handle.db().clone();
-        if db.call(["EVAL", "return 1", "0"]).is_error() {
-            eprintln!(
-                "\n=== SKIPPED (redis backend -> embedis-server): embedis has no EVAL yet ===\n"
-            );
-            return None;
-        }
-        let url = format!("redis://{}/", handle.addr());
-        let backend = RedisBackend::builder(url).build().await.unwrap();
-        Some(Fixture {
-            name: "embedis_server",
-            backend: backend.into(),
-            clock: Clock::Server(db.clone()),
-            raw: Raw::Db(db),
-            ns: kit_support::namespace(test),
-            _keep: Some(Box::new(handle)),
-        })
-    }
-
-    /// Moves time forward; false where time cannot be moved (real Redis).
-    fn advance(&self, d: Duration) -> bool {
-        match &self.clock {
-            Clock::Manual(c) => {
-                c.advance(d);
-                true
-            }
-            Clock::Server(db) => db.engine().clock.advance(d),
-            Clock::Real => false,
-        }
-    }
-
-    fn can_step(&self) -> bool {
-        !matches!(self.clock, Clock::Real)
-    }
-
-    /// The backend's current time in µs.
-    async fn now_us(&self) -> i64 {
-        match self.raw_cmd(&["TIME"]).await {
-            Reply::Array(v) => {
-                let n = |r: &Reply| match r {
-                    Reply::Bulk(b) => std::str::from_utf8(b).unwrap().parse::<i64>().unwrap(),
-                    other => panic!("{other:?}"),
-                };
-                n(&v[0]) * 1_000_000 + n(&v[1])
-            }
-            other => panic!("TIME: {other:?}"),
-        }
-    }
-
-    /// Moves time to the next multiple of `d` since the epoch (for aligned windows).
-    async fn align(&self, d: Duration) {
-        let now = self.now_us().await;
-        let step = d.as_micros() as i64;
-        let r = now.rem_euclid(step);
-        if r != 0 {
-            assert!(self.advance(Duration::from_micros((step - r) as u64)));
-        }
-    }
-
-    async fn raw_cmd(&self, args: &[&str]) -> Reply {
-        match &self.raw {
-            Raw::Db(db) => db.call(args),
-            Raw::Redis(c) => {
-                let mut c = c.clone();
-                let mut cmd = redis::cmd(args[0]);
-                for a in &args[1..] {
-                    cmd.arg(*a);
-                }
-                let v: redis::Value = cmd.query_async(&mut c).await.unwrap();
-                to_reply(v)
-            }
-        }
-    }
-
-    async fn pttl(&self, key: &str) -> i64 {
-        match self.raw_cmd(&["PTTL", key]).await {
-            Reply::Int(n) => n,
-            other => panic!("PTTL: {other:?}"),
-        }
-    }
-
-    fn key(&self, k: &str) -> String {
-        format!("{}:{k}", self.ns)
-    }
-
-    fn limiter(&self, policies: &[(&str, Policy)]) -> Limiter<AnyBackend> {
-        let mut b = Limiter::builder(self.backend.clone()).prefix(self.ns.clone());
-        for (n, p) in policies {
-            b = b.policy(*n, *p);
-        }
-        b.build().unwrap()
-    }
-
-    /// The storage key of policy `name` for `key` (see embedis_kit::limiter).
-    fn storage_key(&self, key: &str, name: &str) -> String {
-        format!("{}:{{{key}}}:{name}", self.ns)
-    }
-}
-
-fn to_reply(v: redis::Value) -> Reply {
-    match v {
-        redis::Value::Nil => Reply::Nil,
-        redis::Value::Int(n) => Reply::Int(n),
-        redis::Value::BulkString(b) => Reply::bulk(b),
-        redis::Value::Array(a) => Reply::Array(a.into_iter().map(to_reply).collect()),
-        redis::Value::SimpleString(s) => Reply::bulk(s),
-        redis::Value::Okay => Reply::Ok,
-        other => panic!("unexpected {other:?}"),
-    }
-}
 
 fn within(d: Option<Duration>, lo: Duration, hi: Duration) -> bool {
     d.is_some_and(|d| d > lo.saturating_sub(Duration::ZERO) && d <= hi)
@@ -699,33 +533,6 @@ async fn unreachable_backend_degrades(f: &Fixture) {
             FailureCause::Error | FailureCause::Timeout
         ));
     }
-}
-
-macro_rules! run_on {
-    ($config:ident, $make:expr, [$($path:path => $test:ident),* $(,)?]) => {
-        mod $config {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    let Some(f): Option<Fixture> = $make(stringify!($test)).await else { return };
-                    $path(&f).await;
-                }
-            )*
-        }
-    };
-}
-
-async fn make_embedded(test: &str) -> Option<Fixture> {
-    Some(Fixture::embedded(test))
-}
-
-async fn make_real_redis(test: &str) -> Option<Fixture> {
-    Fixture::real_redis(test).await
-}
-
-async fn make_embedis_server(test: &str) -> Option<Fixture> {
-    Fixture::embedis_server(test).await
 }
 
 macro_rules! robust_tests {
