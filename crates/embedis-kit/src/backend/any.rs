@@ -121,8 +121,9 @@ impl Backend for AnyBackend {
         prefix: &[u8],
         member: &[u8],
         keep_until_ms: u64,
+        keep_for: Duration,
     ) -> Result<()> {
-        delegate!(self, b => b.index_add(index, prefix, member, keep_until_ms).await)
+        delegate!(self, b => b.index_add(index, prefix, member, keep_until_ms, keep_for).await)
     }
 
     async fn index_members(&self, index: &[u8], prefix: &[u8]) -> Result<Vec<Bytes>> {

@@ -18,8 +18,8 @@ use embedis::cmd::string::{incr_by_exec, set_exec};
 use embedis::keyspace::Access;
 
 use super::{
-    Backend, LeaseRequest, LockAttempt, RateLimitRequest, RawDecision, RotateOutcome,
-    SetCondition, SetOptions, ttl_millis,
+    Backend, LeaseRequest, LockAttempt, RateLimitRequest, RawDecision, RotateOutcome, SetCondition,
+    SetOptions, ttl_millis,
 };
 use crate::error::Result;
 
@@ -171,9 +171,14 @@ impl Backend for EmbeddedBackend {
         prefix: &[u8],
         member: &[u8],
         keep_until_ms: u64,
+        keep_for: Duration,
     ) -> Result<()> {
-        let at = i64::try_from(keep_until_ms.max(1)).unwrap_or(i64::MAX);
+        let keep_for = u64::try_from(keep_for.as_millis()).unwrap_or(u64::MAX);
         self.with_all(|a| {
+            let at = keep_until_ms
+                .max(a.now_ms().saturating_add(keep_for))
+                .max(1);
+            let at = i64::try_from(at).unwrap_or(i64::MAX);
             // Prune a few (the set's order is arbitrary, like SRANDMEMBER's sample).
             let members = smembers_exec(a, index)?;
             prune(a, index, prefix, members.into_iter().take(PRUNE_SAMPLE))?;
@@ -234,11 +239,8 @@ impl Backend for EmbeddedBackend {
                 None => 0,
             };
             let ends = ends.to_string();
-            let fields: [(&[u8], &[u8]); 3] = [
-                (b"user", user),
-                (b"cur", digest),
-                (b"end", ends.as_bytes()),
-            ];
+            let fields: [(&[u8], &[u8]); 3] =
+                [(b"user", user), (b"cur", digest), (b"end", ends.as_bytes())];
             hset_exec(a, key, fields)?;
             pexpire(a, key, ttl)?;
             Ok(true)

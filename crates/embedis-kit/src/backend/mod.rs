@@ -240,14 +240,16 @@ pub trait Backend: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool>> + Send;
 
     /// Adds `member` to the index set `index` (whose member `m` stands for the key
-    /// `prefix + m`), keeps the set at least until the Unix time `keep_until_ms`, and prunes
-    /// a few members whose key no longer exists.
+    /// `prefix + m`), keeps the set at least until the Unix time `keep_until_ms` and at
+    /// least `keep_for` from now (backend clock), and prunes a few members whose key no
+    /// longer exists.
     fn index_add(
         &self,
         index: &[u8],
         prefix: &[u8],
         member: &[u8],
         keep_until_ms: u64,
+        keep_for: Duration,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// The members of the index set `index` whose key `prefix + m` still exists (the others

@@ -19,8 +19,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, Script, ScriptInvocation};
 
 use super::{
-    Backend, LeaseRequest, LockAttempt, RateLimitRequest, RawDecision, RotateOutcome,
-    SetCondition, SetOptions, ttl_millis,
+    Backend, LeaseRequest, LockAttempt, RateLimitRequest, RawDecision, RotateOutcome, SetCondition,
+    SetOptions, ttl_millis,
 };
 use crate::error::{Error, Result};
 
@@ -424,13 +424,15 @@ impl Backend for RedisBackend {
         prefix: &[u8],
         member: &[u8],
         keep_until_ms: u64,
+        keep_for: Duration,
     ) -> Result<()> {
         let mut inv = self.scripts.session_index.prepare_invoke();
         inv.key(index)
             .arg("add")
             .arg(prefix)
             .arg(member)
-            .arg(keep_until_ms.max(1));
+            .arg(keep_until_ms)
+            .arg(u64::try_from(keep_for.as_millis()).unwrap_or(u64::MAX));
         let _: i64 = self.invoke(&inv).await?;
         Ok(())
     }

@@ -6,8 +6,9 @@
 -- KEYS[1]  the index set
 -- ARGV[1]  'add' | 'members' | 'purge'
 -- ARGV[2]  the member key prefix
--- add:     ARGV[3] member, ARGV[4] keep the set at least until this Unix time in ms;
---          prunes up to 8 members whose key is gone; returns 1
+-- add:     ARGV[3] member; keeps the set at least until the Unix time ARGV[4] (ms) and at
+--          least ARGV[5] ms from now (server TIME); prunes up to 8 members whose key is
+--          gone; returns 1
 -- members: prunes dead members, returns the live ones
 -- purge:   deletes every member's key and the set; returns how many keys existed
 
@@ -26,7 +27,17 @@ local function prune(members)
 end
 
 if op == 'add' then
-  local member, at = ARGV[3], tonumber(ARGV[4])
+  local member, at, keep_for = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+  if keep_for > 0 then
+    local t = redis.call('TIME')
+    local by = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + keep_for
+    if by > at then
+      at = by
+    end
+  end
+  if at < 1 then
+    at = 1
+  end
   if redis.call('SCARD', index) <= 8 then
     prune(redis.call('SMEMBERS', index))
   else
