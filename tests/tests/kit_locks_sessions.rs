@@ -204,6 +204,17 @@ mod locking {
         assert!(got.release().await.unwrap());
     }
 
+    /// A fencing counter that is not an integer is an error, and the lock is not taken
+    /// (nothing half done); any value under the lock key counts as held.
+    pub async fn foreign_values(f: &Fixture) {
+        let l = locks(f);
+        f.raw_cmd(&["SET", &l.fence_key("bad"), "x"]).await;
+        assert!(l.try_acquire("bad", 10 * SEC).await.is_err(), "{}", f.name);
+        assert_eq!(f.pttl(&l.key("bad")).await, -2, "{}: lock written", f.name);
+        f.raw_cmd(&["SADD", &l.key("set"), "m"]).await;
+        assert!(l.try_acquire("set", 10 * SEC).await.unwrap().is_none());
+    }
+
     /// Dropping a guard releases the lock (at once in-process, shortly after over the
     /// network); `forget` keeps it until its TTL.
     pub async fn guard_drop_releases(f: &Fixture) {
@@ -456,6 +467,7 @@ macro_rules! all_tests {
             locking::contention_orders_fences => contention_orders_fences,
             locking::retry_and_deadline => retry_and_deadline,
             locking::guard_drop_releases => guard_drop_releases,
+            locking::foreign_values => foreign_values,
             sessions::store_round_trip => store_round_trip,
             sessions::store_expiry => store_expiry,
             sessions::store_create_collision => store_create_collision,

@@ -6,7 +6,6 @@
 //! | rate limiter | [`rate_limit`](Backend::rate_limit) (one or several policies, atomic, all-or-nothing), [`delete`](Backend::delete) to reset |
 //! | concurrency limiter | [`lease_acquire`](Backend::lease_acquire), [`lease_release`](Backend::lease_release), [`lease_renew`](Backend::lease_renew) |
 //! | cache | [`get`](Backend::get), [`set`](Backend::set) with TTL, [`delete`](Backend::delete) |
-//! | sessions | the cache's, plus [`expire`](Backend::expire) to slide a TTL |
 //! | locks | [`lock_acquire`](Backend::lock_acquire) (SET NX PX plus a fencing counter, atomic), [`compare_and_delete`](Backend::compare_and_delete), [`compare_and_expire`](Backend::compare_and_expire) |
 //! | session store | [`set_until`](Backend::set_until), [`get`](Backend::get), [`delete`](Backend::delete); per-user index: [`index_add`](Backend::index_add), [`index_members`](Backend::index_members), [`index_purge`](Backend::index_purge) |
 //! | refresh tokens | [`refresh_create`](Backend::refresh_create), [`refresh_rotate`](Backend::refresh_rotate), and the index operations |

@@ -155,7 +155,11 @@ impl<B: Backend> Locks<B> {
         ttl: Duration,
         retry: Retry,
     ) -> Result<Option<LockGuard<B>>> {
-        let deadline = tokio::time::Instant::now() + retry.wait;
+        let start = tokio::time::Instant::now();
+        // A wait too long to represent is a wait of about thirty years.
+        let deadline = start
+            .checked_add(retry.wait)
+            .unwrap_or(start + Duration::from_secs(1 << 30));
         let mut backoff = retry.min_backoff.max(Duration::from_millis(1));
         loop {
             let (guard, left) = self.attempt(name, ttl).await?;
@@ -171,7 +175,9 @@ impl<B: Backend> Locks<B> {
                 pause = pause.min(left.max(Duration::from_millis(1)));
             }
             tokio::time::sleep(pause.min(deadline - now)).await;
-            backoff = (backoff * 2).min(retry.max_backoff.max(backoff));
+            backoff = backoff
+                .saturating_mul(2)
+                .min(retry.max_backoff.max(backoff));
         }
     }
 

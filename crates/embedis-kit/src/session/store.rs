@@ -158,3 +158,43 @@ impl<B: Backend + std::fmt::Debug> SessionStore for BackendStore<B> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tower_sessions_core::{Expiry, Session};
+
+    use super::*;
+    use crate::backend::EmbeddedBackend;
+
+    /// The store under tower-sessions' own `Session`: the calls a request handler makes.
+    #[tokio::test]
+    async fn works_under_tower_sessions() {
+        let store = Arc::new(
+            BackendStore::new(EmbeddedBackend::new(embedis::Db::new())).index_by("user_id"),
+        );
+        let expiry = Some(Expiry::OnInactivity(time::Duration::hours(1)));
+        let s = Session::new(None, store.clone(), expiry);
+        s.insert("user_id", "ada").await.unwrap();
+        s.insert("cart", vec![1, 2]).await.unwrap();
+        s.save().await.unwrap();
+        let id = s.id().expect("created");
+
+        let again = Session::new(Some(id), store.clone(), expiry);
+        assert_eq!(
+            again.get::<Vec<i32>>("cart").await.unwrap(),
+            Some(vec![1, 2])
+        );
+        again.cycle_id().await.unwrap();
+        again.save().await.unwrap();
+        let new_id = again.id().expect("new id");
+        assert_ne!(new_id, id);
+        assert_eq!(store.load(&id).await.unwrap(), None);
+        assert_eq!(store.user_sessions("ada").await.unwrap(), vec![new_id]);
+
+        assert_eq!(store.revoke_user("ada").await.unwrap(), 1);
+        let revoked = Session::new(Some(new_id), store.clone(), expiry);
+        assert_eq!(revoked.get::<Vec<i32>>("cart").await.unwrap(), None);
+    }
+}
