@@ -245,6 +245,168 @@ mod locking {
     }
 }
 
+/// The Backend operations themselves, below the lock and session APIs.
+mod ops {
+    use super::*;
+    use embedis_kit::backend::{Backend, LockAttempt, RotateOutcome, SetCondition};
+
+    pub async fn backend_operations(f: &Fixture) {
+        let b = &f.backend;
+        let now_ms = (f.now_us().await / 1000) as u64;
+
+        // set_until: PXAT on the backend's clock, with NX / XX.
+        let k = f.key("s");
+        assert!(
+            !b.set_until(k.as_bytes(), b"v", now_ms + 60_000, SetCondition::IfPresent)
+                .await
+                .unwrap()
+        );
+        assert!(
+            b.set_until(k.as_bytes(), b"v", now_ms + 60_000, SetCondition::IfAbsent)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !b.set_until(k.as_bytes(), b"w", now_ms + 60_000, SetCondition::IfAbsent)
+                .await
+                .unwrap()
+        );
+        assert!(
+            b.set_until(
+                k.as_bytes(),
+                b"w",
+                now_ms + 120_000,
+                SetCondition::IfPresent
+            )
+            .await
+            .unwrap()
+        );
+        assert_eq!(
+            b.get(k.as_bytes()).await.unwrap().as_deref(),
+            Some(&b"w"[..])
+        );
+        let pttl = f.pttl(&k).await;
+        assert!(pttl > 110_000 && pttl <= 120_000, "{}: {pttl}", f.name);
+        assert!(
+            b.set_until(
+                k.as_bytes(),
+                b"x",
+                now_ms.saturating_sub(1000),
+                SetCondition::Always
+            )
+            .await
+            .unwrap()
+        );
+        assert_eq!(
+            b.get(k.as_bytes()).await.unwrap(),
+            None,
+            "{}: past expiry",
+            f.name
+        );
+
+        // lock_acquire: held reports the TTL left; the counter never expires.
+        let (lk, fk) = (f.key("l"), f.key("l:fence"));
+        let a = b
+            .lock_acquire(lk.as_bytes(), fk.as_bytes(), b"t1", 5 * SEC)
+            .await
+            .unwrap();
+        assert_eq!(a, LockAttempt::Acquired { fence: 1 });
+        let LockAttempt::Held { ttl: Some(left) } = b
+            .lock_acquire(lk.as_bytes(), fk.as_bytes(), b"t2", 5 * SEC)
+            .await
+            .unwrap()
+        else {
+            panic!("{}: held", f.name)
+        };
+        assert!(left > 4 * SEC && left <= 5 * SEC);
+        assert_eq!(f.pttl(&fk).await, -1);
+        assert!(b.compare_and_delete(lk.as_bytes(), b"t1").await.unwrap());
+        let a = b
+            .lock_acquire(lk.as_bytes(), fk.as_bytes(), b"t2", 5 * SEC)
+            .await
+            .unwrap();
+        assert_eq!(a, LockAttempt::Acquired { fence: 2 });
+
+        // Index: members stand for prefix+member; the set lives as long as asked.
+        let (idx, pre) = (f.key("idx"), format!("{}:m:", f.ns));
+        for m in ["a", "b"] {
+            f.raw_cmd(&["SET", &format!("{pre}{m}"), "1"]).await;
+            b.index_add(
+                idx.as_bytes(),
+                pre.as_bytes(),
+                m.as_bytes(),
+                now_ms + 50_000,
+                Duration::ZERO,
+            )
+            .await
+            .unwrap();
+        }
+        let pttl = f.pttl(&idx).await;
+        assert!(pttl > 40_000 && pttl <= 50_000, "{}: {pttl}", f.name);
+        b.index_add(idx.as_bytes(), pre.as_bytes(), b"c", 0, 100 * SEC)
+            .await
+            .unwrap();
+        assert!(f.pttl(&idx).await > 90_000);
+        // Never shortened.
+        b.index_add(
+            idx.as_bytes(),
+            pre.as_bytes(),
+            b"c",
+            now_ms + 1000,
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
+        assert!(f.pttl(&idx).await > 90_000);
+        // "c" has no key: pruned from the listing.
+        let mut live = b
+            .index_members(idx.as_bytes(), pre.as_bytes())
+            .await
+            .unwrap();
+        live.sort();
+        assert_eq!(live, vec![bytes::Bytes::from("a"), bytes::Bytes::from("b")]);
+        assert_eq!(
+            b.index_purge(idx.as_bytes(), pre.as_bytes()).await.unwrap(),
+            2
+        );
+        assert_eq!(f.pttl(&idx).await, -2);
+        assert_eq!(f.pttl(&format!("{pre}a")).await, -2);
+
+        // Refresh families.
+        let fam = f.key("fam");
+        assert!(
+            b.refresh_create(fam.as_bytes(), b"u", b"d1", 60 * SEC, None)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !b.refresh_create(fam.as_bytes(), b"u", b"zz", 60 * SEC, None)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            b.refresh_rotate(fam.as_bytes(), b"d1", b"d2", 90 * SEC)
+                .await
+                .unwrap(),
+            RotateOutcome::Rotated { user: "u".into() }
+        );
+        assert!(f.pttl(&fam).await > 80_000);
+        assert_eq!(
+            b.refresh_rotate(fam.as_bytes(), b"nope", b"d3", 90 * SEC)
+                .await
+                .unwrap(),
+            RotateOutcome::Invalid
+        );
+        assert_eq!(
+            b.refresh_rotate(fam.as_bytes(), b"d1", b"d3", 90 * SEC)
+                .await
+                .unwrap(),
+            RotateOutcome::Reused { user: "u".into() }
+        );
+        assert_eq!(f.pttl(&fam).await, -2);
+    }
+}
+
 mod sessions {
     use super::*;
 
@@ -468,6 +630,7 @@ macro_rules! all_tests {
             locking::retry_and_deadline => retry_and_deadline,
             locking::guard_drop_releases => guard_drop_releases,
             locking::foreign_values => foreign_values,
+            ops::backend_operations => backend_operations,
             sessions::store_round_trip => store_round_trip,
             sessions::store_expiry => store_expiry,
             sessions::store_create_collision => store_create_collision,
