@@ -540,6 +540,45 @@ mod sessions {
         assert!(t.revoke_family(&t4.family).await.is_ok());
     }
 
+    /// A family remembers its last 128 retired tokens: an older replay is refused without
+    /// revoking, a recent one revokes; the family's size stays bounded.
+    pub async fn long_families_stay_bounded(f: &Fixture) {
+        let t = tokens(f);
+        let first = t.issue("long").await.unwrap();
+        let mut all = vec![first.clone()];
+        for _ in 0..130 {
+            let Rotation::Rotated(next) = t.rotate(&all.last().unwrap().token).await.unwrap()
+            else {
+                panic!("{}", f.name)
+            };
+            all.push(next);
+        }
+        let len = match f.raw_cmd(&["HLEN", &t.family_key(&first.family)]).await {
+            embedis::Reply::Int(n) => n,
+            other => panic!("{other:?}"),
+        };
+        // user, cur, end, n, and two fields per remembered retired token.
+        assert_eq!(len, 4 + 2 * 128, "{}", f.name);
+        assert_eq!(
+            t.rotate(&all[0].token).await.unwrap(),
+            Rotation::Invalid,
+            "{}",
+            f.name
+        );
+        assert!(matches!(
+            t.rotate(&all[130].token).await.unwrap(),
+            Rotation::Rotated(_)
+        ));
+        assert!(
+            matches!(
+                t.rotate(&all[5].token).await.unwrap(),
+                Rotation::Reused { .. }
+            ),
+            "{}",
+            f.name
+        );
+    }
+
     /// Families expire when idle for their TTL and cannot be rotated past their maximum life.
     pub async fn refresh_expiry(f: &Fixture) {
         let t = tokens(f).ttl(300 * MS).max_life(None);
@@ -637,6 +676,7 @@ macro_rules! all_tests {
             sessions::store_rejects_garbage => store_rejects_garbage,
             sessions::rotation_and_reuse => rotation_and_reuse,
             sessions::refresh_expiry => refresh_expiry,
+            sessions::long_families_stay_bounded => long_families_stay_bounded,
             sessions::revoke_all => revoke_all,
         ]);
     };

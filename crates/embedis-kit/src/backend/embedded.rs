@@ -9,7 +9,7 @@ use embedis::Db;
 use embedis::cmd::keys::ExpireCondition;
 use embedis::cmd::string::SetOptions as EngineSet;
 
-use embedis::cmd::hash::{hexists_exec, hget_exec, hset_exec};
+use embedis::cmd::hash::{hdel_exec, hexists_exec, hget_exec, hincrby_exec, hset_exec};
 use embedis::cmd::keys::{
     ExpireCommand, ExpireFlags, Ttl, del_exec, exists_exec, expire_exec, ttl_exec, type_exec,
 };
@@ -273,8 +273,21 @@ impl Backend for EmbeddedBackend {
                     }
                     ttl = ttl.min(ends - now);
                 }
-                let fields: [(&[u8], &[u8]); 2] = [(b"cur", new), (&used, b"1")];
+                let n = hincrby_exec(a, key, b"n", 1)?;
+                let (n_text, slot) = (n.to_string(), format!("h:{n}"));
+                let fields: [(&[u8], &[u8]); 3] = [
+                    (b"cur", new),
+                    (&used, n_text.as_bytes()),
+                    (slot.as_bytes(), presented),
+                ];
                 hset_exec(a, key, fields)?;
+                if n > REFRESH_USED_KEPT {
+                    let gone = format!("h:{}", n - REFRESH_USED_KEPT);
+                    if let Some(old) = hget_exec(a, key, gone.as_bytes())? {
+                        let old_used = [&b"u:"[..], &old].concat();
+                        hdel_exec(a, key, &[gone.as_bytes(), old_used.as_slice()])?;
+                    }
+                }
                 pexpire(a, key, ttl)?;
                 return Ok(RotateOutcome::Rotated { user });
             }
@@ -291,6 +304,9 @@ impl Backend for EmbeddedBackend {
 
 /// How many index members an [`Backend::index_add`] checks for pruning (as the Lua script).
 const PRUNE_SAMPLE: usize = 8;
+
+/// How many retired digests a refresh-token family remembers (as the Lua script).
+const REFRESH_USED_KEPT: i64 = 128;
 
 impl EmbeddedBackend {
     /// Runs `f` with the shard of `key` locked, on the engine's clock.

@@ -2,7 +2,11 @@
 --   user  the family's user
 --   cur   the digest of the current (only valid) token
 --   end   Unix time in ms past which the family cannot be rotated (0: no limit)
---   u:<d> present for every digest the family rotated away from
+--   n     how many rotations the family had
+--   u:<d> the rotation number that retired digest d, for the last 128 rotations
+--   h:<n> the digest retired by rotation n (to forget the oldest), for the last 128
+-- Remembering only the last 128 retired digests bounds a family's size: an older token
+-- replayed is refused (invalid) without revoking the family.
 -- Time is the server's TIME, so every app instance agrees.
 --
 -- KEYS[1]  the family
@@ -52,7 +56,15 @@ elseif op == 'rotate' then
         ttl = ends - now
       end
     end
-    redis.call('HSET', key, 'cur', new, 'u:' .. presented, '1')
+    local n = redis.call('HINCRBY', key, 'n', 1)
+    redis.call('HSET', key, 'cur', new, 'u:' .. presented, fmt(n), 'h:' .. fmt(n), presented)
+    if n > 128 then
+      local gone = 'h:' .. fmt(n - 128)
+      local old = redis.call('HGET', key, gone)
+      if old then
+        redis.call('HDEL', key, gone, 'u:' .. old)
+      end
+    end
     redis.call('PEXPIRE', key, fmt(ttl))
     return { 1, user }
   end

@@ -43,6 +43,10 @@ pub enum Rotation {
 /// rotation). Rotation and reuse detection are one atomic step on every backend, so two
 /// concurrent rotations of one token give one `Rotated` and one `Reused`.
 ///
+/// A family remembers the digests of its last 128 retired tokens: replaying one of them
+/// revokes the family; an older one is refused as [`Rotation::Invalid`] without revoking
+/// (which bounds a family's size however often it rotates).
+///
 /// The backend stores SHA-256 digests of the token secrets, never the tokens. A family
 /// expires when unused for [`ttl`](Self::ttl) (default 14 days) and cannot be rotated past
 /// its [`max_life`](Self::max_life) (default 90 days), both on the backend's clock. Families
