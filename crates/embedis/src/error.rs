@@ -335,6 +335,11 @@ pub const SHUTDOWN_FAILED: Error = Error::Static("ERR Errors trying to SHUTDOWN.
 /// SHUTDOWN inside MULTI/EXEC or a script without NOW.
 pub const SHUTDOWN_DENY_BLOCKING: Error =
     Error::Static("ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client");
+/// A string that is not a HyperLogLog given to PFADD, PFCOUNT or PFMERGE.
+pub const HLL_WRONGTYPE: Error =
+    Error::Static("WRONGTYPE Key is not a valid HyperLogLog string value.");
+/// An HLL whose registers do not add up (PFADD, PFCOUNT, PFMERGE).
+pub const HLL_INVALID: Error = Error::Static("INVALIDOBJ Corrupted HLL object detected");
 /// SSUBSCRIBE inside MULTI/EXEC (Redis 7.0 lets SUBSCRIBE and PSUBSCRIBE through there, for
 /// backward compatibility, but not SSUBSCRIBE).
 pub const SSUBSCRIBE_DENY_BLOCKING: Error =
