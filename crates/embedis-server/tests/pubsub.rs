@@ -349,10 +349,16 @@ fn unsubscribe_all_scenario(addr: SocketAddr) -> Vec<String> {
     let mut c = Client::connect(addr);
     let mut log = Vec::new();
     let counts = |frames: &[String]| -> Vec<String> {
-        frames.iter().map(|f| words(f.as_bytes()).last().cloned().unwrap_or_default()).collect()
+        frames
+            .iter()
+            .map(|f| words(f.as_bytes()).last().cloned().unwrap_or_default())
+            .collect()
     };
     let sorted_names = |frames: &[String]| -> Vec<String> {
-        let mut v: Vec<String> = frames.iter().map(|f| words(f.as_bytes())[..2].join(" ")).collect();
+        let mut v: Vec<String> = frames
+            .iter()
+            .map(|f| words(f.as_bytes())[..2].join(" "))
+            .collect();
         v.sort();
         v
     };
@@ -360,10 +366,15 @@ fn unsubscribe_all_scenario(addr: SocketAddr) -> Vec<String> {
         c.call(&format!("HELLO {proto}"));
         log.extend(c.frames_until_marker(&["PSUBSCRIBE x* a* [b]* c? d\\* e*", "SUBSCRIBE s t"]));
         // Re-subscribing moves nothing; unsubscribing and subscribing again moves to the end.
-        log.extend(c.frames_until_marker(&["PSUBSCRIBE a* x*", "PUNSUBSCRIBE c?", "PSUBSCRIBE c?"]));
+        log.extend(c.frames_until_marker(&[
+            "PSUBSCRIBE a* x*",
+            "PUNSUBSCRIBE c?",
+            "PSUBSCRIBE c?",
+        ]));
         log.extend(c.frames_until_marker(&["PUNSUBSCRIBE"]));
         log.extend(c.frames_until_marker(&["PUNSUBSCRIBE"]));
-        let frames = c.frames_until_marker(&["SUBSCRIBE a b c d e f g h", "PSUBSCRIBE p", "UNSUBSCRIBE"]);
+        let frames =
+            c.frames_until_marker(&["SUBSCRIBE a b c d e f g h", "PSUBSCRIBE p", "UNSUBSCRIBE"]);
         log.extend(frames[..9].iter().cloned());
         log.push(format!("{:?}", sorted_names(&frames[9..])));
         log.push(format!("{:?}", counts(&frames[9..])));
@@ -527,6 +538,8 @@ const SCRIPTS: &[&str] = &[
     "ZADD z 1 a 2 b 3 c ; ZPOPMIN z ; ZPOPMAX z 5 ; ZPOPMIN nope ; ZADD z 1 a 2 b ; ZMPOP 2 nope z MIN COUNT 1 ; ZMPOP 1 z MAX COUNT 5 ; ZADD z 1 a ; ZPOPMIN z 0",
     "ZADD a 1 x 2 y ; ZADD b 1 y ; ZINTERSTORE d 2 a b ; ZUNIONSTORE d 2 a b ; ZDIFFSTORE d 2 a b ; ZDIFFSTORE d 2 a a ; ZRANGESTORE d2 a 0 -1 ; ZRANGESTORE d2 a 5 6 ; SET d3 v ; ZINTERSTORE d3 2 a nope ; ZUNIONSTORE d4 1 nope",
     "ZRANGE z 0 -1 ; ZSCORE z a ; ZCARD z ; ZRANK z a ; ZCOUNT z 0 1 ; ZRANDMEMBER z ; ZMSCORE z a ; ZINTER 1 z ; ZUNION 1 z ; ZDIFF 1 z ; ZINTERCARD 1 z ; ZLEXCOUNT z - + ; ZSCAN z 0 ; ZRANGEBYSCORE z 0 1",
+    // HyperLogLog
+    "PFADD h a b ; PFADD h a ; PFADD h ; PFADD n ; PFCOUNT h ; PFCOUNT h n ; PFMERGE d h ; PFMERGE d2 nope ; SET s x ; PFADD s a ; PFMERGE s h",
     // Expiry on read and on write (one key each: whether Redis's active cycle or the lookup
     // gets to a key first, the events are the same, but across keys their order would not be).
     "SET a 1 PX 1 ; @sleep 20 ; GET a",
@@ -781,10 +794,7 @@ fn subscriber_that_never_reads_is_disconnected_at_the_limit() {
     let (to_two, after, closed) = slow_subscriber(embedis.addr());
     assert!(closed);
     assert!(to_two > 10 && after > 1000, "{to_two} then {after}");
-    assert_eq!(
-        embedis.db().engine().pubsub().limit_disconnections.get(),
-        1
-    );
+    assert_eq!(embedis.db().engine().pubsub().limit_disconnections.get(), 1);
     // Redis does the same (its socket buffers may hold a different amount first).
     if let Some(redis) = start_redis() {
         let (to_two, after, closed) = slow_subscriber(redis.addr);

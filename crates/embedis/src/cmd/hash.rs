@@ -7,12 +7,12 @@ use rand::RngCore;
 use super::aggregate::{self, ScanOptions};
 use super::flags::*;
 use super::{CommandSpec, Ctx, args};
+use crate::db::Engine;
 use crate::error::{self, Error, Result};
 use crate::keyspace::{Access, Value};
 use crate::num::LongDouble;
 use crate::pubsub::Event;
 use crate::reply::Reply;
-use crate::db::Engine;
 use crate::types::hash::{Hash, HashLimits};
 
 /// The hash family's rows.
@@ -295,7 +295,12 @@ pub fn hincrby_exec(
         None => 0,
     };
     let new = current.checked_add(incr).ok_or(Error::Overflow)?;
-    h.insert_limited(field, itoa::Buffer::new().format(new).as_bytes(), hasher, limits);
+    h.insert_limited(
+        field,
+        itoa::Buffer::new().format(new).as_bytes(),
+        hasher,
+        limits,
+    );
     a.touched(key);
     a.notify(Event::HIncrBy, key);
     Ok(new)

@@ -184,6 +184,8 @@ pub fn pfmerge_exec(
 fn pfmerge(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     let (dst, sources) = (&args[1], &args[2..]);
     let sparse_max = sparse_max_bytes(ctx.engine());
-    aggregate::with_keys(ctx, &args[1..], |a| pfmerge_exec(a, sparse_max, dst, sources))
-        .map(|()| Reply::Ok)
+    aggregate::with_keys(ctx, &args[1..], |a| {
+        pfmerge_exec(a, sparse_max, dst, sources)
+    })
+    .map(|()| Reply::Ok)
 }

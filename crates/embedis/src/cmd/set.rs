@@ -17,12 +17,12 @@ use rand::RngCore;
 use super::aggregate::{self, ScanOptions};
 use super::flags::*;
 use super::{CommandSpec, Ctx, args};
+use crate::db::Engine;
 use crate::error::{self, Error, Result};
 use crate::keyspace::{Access, Value};
 use crate::pubsub::Event;
 use crate::reply::Reply;
 use crate::types::bytetable::MemberHasher;
-use crate::db::Engine;
 use crate::types::set::{Member, OwnedMember, Set, SetLimits};
 
 /// The set family's rows.
@@ -98,7 +98,9 @@ pub fn limits(engine: &Engine) -> SetLimits {
 pub fn sadd_exec(
     a: &mut Access<'_>,
     limits: &SetLimits,
-    key: &[u8], members: &[impl AsRef<[u8]>]) -> Result<i64> {
+    key: &[u8],
+    members: &[impl AsRef<[u8]>],
+) -> Result<i64> {
     let Some(first) = members.first() else {
         return Ok(0);
     };
@@ -372,7 +374,10 @@ fn srandmember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 pub fn smove_exec(
     a: &mut Access<'_>,
     limits: &SetLimits,
-    src: &[u8], dst: &[u8], member: &[u8]) -> Result<bool> {
+    src: &[u8],
+    dst: &[u8],
+    member: &[u8],
+) -> Result<bool> {
     let hasher = aggregate::member_hasher(a);
     // A missing source answers 0 before the destination's type is looked at.
     if write(a, src)?.is_none() {
@@ -566,7 +571,9 @@ fn sinter(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 pub fn sinterstore_exec(
     a: &mut Access<'_>,
     limits: &SetLimits,
-    dst: &[u8], keys: &[impl AsRef<[u8]>]) -> Result<i64> {
+    dst: &[u8],
+    keys: &[impl AsRef<[u8]>],
+) -> Result<i64> {
     let hasher = aggregate::member_hasher(a);
     let mut result = Set::new_intset();
     for m in intersection(a, keys)? {
@@ -614,9 +621,13 @@ fn sintercard(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 pub fn sunion_exec(
     a: &mut Access<'_>,
     limits: &SetLimits,
-    keys: &[impl AsRef<[u8]>]) -> Result<Vec<Bytes>> {
+    keys: &[impl AsRef<[u8]>],
+) -> Result<Vec<Bytes>> {
     let hasher = aggregate::member_hasher(a);
-    Ok(union(a, keys, hasher, limits)?.iter().map(member_bytes).collect())
+    Ok(union(a, keys, hasher, limits)?
+        .iter()
+        .map(member_bytes)
+        .collect())
 }
 
 fn sunion(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
@@ -629,7 +640,9 @@ fn sunion(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 pub fn sunionstore_exec(
     a: &mut Access<'_>,
     limits: &SetLimits,
-    dst: &[u8], keys: &[impl AsRef<[u8]>]) -> Result<i64> {
+    dst: &[u8],
+    keys: &[impl AsRef<[u8]>],
+) -> Result<i64> {
     let hasher = aggregate::member_hasher(a);
     let result = union(a, keys, hasher, limits)?;
     Ok(store(a, dst, result, Event::SUnionStore))
@@ -645,7 +658,8 @@ fn sunionstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 pub fn sdiff_exec(
     a: &mut Access<'_>,
     limits: &SetLimits,
-    keys: &[impl AsRef<[u8]>]) -> Result<Vec<Bytes>> {
+    keys: &[impl AsRef<[u8]>],
+) -> Result<Vec<Bytes>> {
     let hasher = aggregate::member_hasher(a);
     Ok(difference(a, keys, hasher, limits)?
         .iter()
@@ -663,7 +677,9 @@ fn sdiff(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 pub fn sdiffstore_exec(
     a: &mut Access<'_>,
     limits: &SetLimits,
-    dst: &[u8], keys: &[impl AsRef<[u8]>]) -> Result<i64> {
+    dst: &[u8],
+    keys: &[impl AsRef<[u8]>],
+) -> Result<i64> {
     let hasher = aggregate::member_hasher(a);
     let result = difference(a, keys, hasher, limits)?;
     Ok(store(a, dst, result, Event::SDiffStore))

@@ -566,7 +566,11 @@ mod tests {
             assert!(err < 0.05, "{n}: estimated {est}");
             let mut dense = h.clone();
             sparse_to_dense(&mut dense).unwrap();
-            assert_eq!(count(&dense), count(&h), "{n}: same registers, same estimate");
+            assert_eq!(
+                count(&dense),
+                count(&h),
+                "{n}: same registers, same estimate"
+            );
         }
         assert_eq!(hll_of(100_000)[4], DENSE, "large sets go dense");
         assert_eq!(hll_of(100)[4], SPARSE);
@@ -616,7 +620,9 @@ mod tests {
         let _ = add(&mut h, b"x", MAX);
         let _ = count(&h);
         assert!(!is_hll(b"HYLL\x00 short"));
-        assert!(!is_hll(b"HYLX\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x7f\xff"));
+        assert!(!is_hll(
+            b"HYLX\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x7f\xff"
+        ));
     }
 
     #[test]
