@@ -17,10 +17,11 @@ use crate::reply::Reply;
 use crate::types::hll::{self, REGISTERS};
 use crate::types::string::Str;
 
-/// The HyperLogLog family's rows.
+/// The HyperLogLog family's rows. PFCOUNT is `may_replicate` (hidden in COMMAND INFO, like
+/// Redis): it may store the cardinality it computed, so read-only scripts may not call it.
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("pfadd", -2, WRITE | DENYOOM | FAST, pfadd).keys(1, 1, 1),
-    CommandSpec::new("pfcount", -2, READONLY, pfcount).keys(1, -1, 1),
+    CommandSpec::new("pfcount", -2, READONLY | MAY_REPLICATE, pfcount).keys(1, -1, 1),
     CommandSpec::new("pfmerge", -2, WRITE | DENYOOM, pfmerge).keys(1, -1, 1),
 ];
 
