@@ -122,7 +122,14 @@ async fn run(
                                 return "write error";
                             }
                             let waited = wait_blocked(
-                                stream, conn, &mut stop, &mut buf, &parser, max_query, call,
+                                stream,
+                                conn,
+                                &mut stop,
+                                &mut buf,
+                                &parser,
+                                max_query,
+                                call,
+                                (&pushes, session.state.resp, &mut out),
                             )
                             .await;
                             match waited {
@@ -234,7 +241,9 @@ fn write_failed(conn: &ClientConn, pushes: &Pushes) -> &'static str {
 
 /// Awaits a blocked command's reply while watching the socket: a client that disconnects,
 /// is killed, or the server stopping ends the wait, and dropping the call withdraws the
-/// waiter. Bytes read meanwhile stay in `buf` for after the reply.
+/// waiter. Bytes read meanwhile stay in `buf` for after the reply. Pushes (a RESP3
+/// subscriber's messages) are written as they come, as Redis does for a blocked client.
+#[allow(clippy::too_many_arguments)]
 async fn wait_blocked(
     stream: &mut TcpStream,
     conn: &ClientConn,
@@ -243,11 +252,12 @@ async fn wait_blocked(
     parser: &RequestParser,
     max_query: u64,
     mut call: BlockedCall,
+    (pushes, resp, out): (&Pushes, u8, &mut Vec<u8>),
 ) -> Result<embedis::Reply, &'static str> {
     conn.meta.lock().blocked = true;
     let result = loop {
         parser.reserve(buf);
-        tokio::select! {
+        let pushed = tokio::select! {
             biased;
             _ = conn.killed() => break Err("killed"),
             _ = stop.wait_for(|s| *s) => break Err("server stopping"),
@@ -257,9 +267,15 @@ async fn wait_blocked(
                 Ok(_) if (buf.len() + parser.pending_arg_bytes()) as u64 > max_query => {
                     break Err("query buffer limit");
                 }
-                Ok(_) => {}
+                Ok(_) => false,
                 Err(_) => break Err("read error"),
             },
+            _ = pushes.ready() => true,
+        };
+        if pushed {
+            if let Err(reason) = send_pushes(stream, conn, pushes, resp, out).await {
+                break Err(reason);
+            }
         }
     };
     conn.meta.lock().blocked = false;

@@ -80,6 +80,11 @@ pub fn encode(reply: &Reply, resp: u8, out: &mut Vec<u8>) {
             out.extend_from_slice(b"\r\n");
         }
         Reply::Verbatim(text) => bulk(text, out),
+        Reply::Frames(frames) => {
+            for frame in frames {
+                encode(frame, resp, out);
+            }
+        }
         // Sent already, through the client's push queue (SUBSCRIBE and friends).
         Reply::Pushed => {}
         // `Reply` is non-exhaustive: a shape added to the engine must be added here too.

@@ -774,7 +774,8 @@ pub(crate) fn execute(engine: &Engine, client: &mut ClientState, args: &[Bytes])
         engine.command_stats[cmd.id].rejected_calls.inc();
         engine.stats.count_error(&e);
         client.note_command(Some(cmd.full_name));
-        return Reply::Error(e);
+        // A refused EXEC answers EXECABORT, as every command Redis's `rejectCommand` refuses.
+        return cmd::transactions::rejected(client, cmd.full_name.as_bytes(), e);
     }
     let reply = run(engine, client, cmd, args, None);
     client.note_command(Some(cmd.full_name));

@@ -335,6 +335,15 @@ pub const SHUTDOWN_FAILED: Error = Error::Static("ERR Errors trying to SHUTDOWN.
 /// SHUTDOWN inside MULTI/EXEC or a script without NOW.
 pub const SHUTDOWN_DENY_BLOCKING: Error =
     Error::Static("ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client");
+/// A string that is not a HyperLogLog given to PFADD, PFCOUNT or PFMERGE.
+pub const HLL_WRONGTYPE: Error =
+    Error::Static("WRONGTYPE Key is not a valid HyperLogLog string value.");
+/// An HLL whose registers do not add up (PFADD, PFCOUNT, PFMERGE).
+pub const HLL_INVALID: Error = Error::Static("INVALIDOBJ Corrupted HLL object detected");
+/// SSUBSCRIBE inside MULTI/EXEC (Redis 7.0 lets SUBSCRIBE and PSUBSCRIBE through there, for
+/// backward compatibility, but not SSUBSCRIBE).
+pub const SSUBSCRIBE_DENY_BLOCKING: Error =
+    Error::Static("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client");
 /// `ERR count should be greater than or equal to -1` (SLOWLOG GET)
 pub const SLOWLOG_COUNT: Error = Error::Static("ERR count should be greater than or equal to -1");
 /// `ERR Invalid command specified` (COMMAND GETKEYS)
@@ -484,6 +493,8 @@ impl Error {
             Error::WrongArity(_)
             | Error::UnknownCommand { .. }
             | Error::UnknownSubcommand { .. } => text.strip_prefix("ERR ").unwrap_or(&text),
+            // The RESP2 subscribed-context refusal is formatted by Redis too.
+            Error::Formatted(t) if t.starts_with("ERR Can't execute '") => &t[4..],
             _ => &text,
         };
         Error::Formatted(format!(

@@ -39,6 +39,11 @@ pub enum Reply {
     Verbatim(Bytes),
     /// An out-of-band push (pub/sub messages, invalidations); RESP2 sends it as an array.
     Push(Vec<Reply>),
+    /// Several frames sent one after the other where one reply is expected: (un)subscribing
+    /// to several channels inside MULTI, where Redis writes each channel's reply into EXEC's
+    /// array, which then holds more frames than its length says. Scripts never see it
+    /// (SUBSCRIBE and friends are `noscript`).
+    Frames(Vec<Reply>),
     /// Nothing to send: the command's replies were queued as pushes on the client's queue,
     /// in order with its messages (SUBSCRIBE and friends send one push per channel; see
     /// [`crate::pubsub::client`]). Encoders write nothing for it.

@@ -23,7 +23,8 @@ impl Db {
     ) -> Result<i64> {
         let key = key.as_ref();
         let pairs = pairs.iter().map(|(f, v)| (f.as_ref(), v.as_ref()));
-        self.with_key(key, |a| hset_exec(a, key, pairs))
+        let limits = limits(self.engine());
+        self.with_key(key, |a| hset_exec(a, &limits, key, pairs))
     }
 
     /// HSETNX: sets `field` only if it does not exist yet; true if it was set.
@@ -34,7 +35,10 @@ impl Db {
         value: impl AsRef<[u8]>,
     ) -> Result<bool> {
         let key = key.as_ref();
-        self.with_key(key, |a| hsetnx_exec(a, key, field.as_ref(), value.as_ref()))
+        let limits = limits(self.engine());
+        self.with_key(key, |a| {
+            hsetnx_exec(a, &limits, key, field.as_ref(), value.as_ref())
+        })
     }
 
     /// HGET: the value of `field`, `None` if the field or the key is missing.
@@ -104,7 +108,8 @@ impl Db {
         incr: i64,
     ) -> Result<i64> {
         let key = key.as_ref();
-        self.with_key(key, |a| hincrby_exec(a, key, field.as_ref(), incr))
+        let limits = limits(self.engine());
+        self.with_key(key, |a| hincrby_exec(a, &limits, key, field.as_ref(), incr))
     }
 
     /// HINCRBYFLOAT: adds `incr` to the number in `field` (0 if missing); returns the new
@@ -117,8 +122,9 @@ impl Db {
     ) -> Result<Bytes> {
         let key = key.as_ref();
         let incr = format!("{incr}");
+        let limits = limits(self.engine());
         self.with_key(key, |a| {
-            hincrbyfloat_exec(a, key, field.as_ref(), incr.as_bytes())
+            hincrbyfloat_exec(a, &limits, key, field.as_ref(), incr.as_bytes())
         })
     }
 

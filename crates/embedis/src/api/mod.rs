@@ -6,6 +6,7 @@ mod bitmap;
 pub mod bzpop;
 mod compare;
 mod hash;
+mod hll;
 mod keys;
 mod limiter;
 pub mod list;

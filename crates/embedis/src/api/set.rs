@@ -18,7 +18,8 @@ impl Db {
     /// ```
     pub fn sadd<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<i64> {
         let key = key.as_ref();
-        self.with_key(key, |a| sadd_exec(a, key, members))
+        let l = limits(self.engine());
+        self.with_key(key, |a| sadd_exec(a, &l, key, members))
     }
 
     /// SREM: removes members (and the key with its last member); returns how many existed.
@@ -79,7 +80,8 @@ impl Db {
     pub fn spop_count(&self, key: impl AsRef<[u8]>, count: u64) -> Result<Vec<Bytes>> {
         let key = key.as_ref();
         let mut rng = self.command_rng();
-        self.with_key(key, |a| spop_exec(a, key, count, &mut rng))
+        let l = limits(self.engine());
+        self.with_key(key, |a| spop_exec(a, &l, key, count, &mut rng))
     }
 
     /// SRANDMEMBER: a random member.
@@ -105,7 +107,8 @@ impl Db {
         member: impl AsRef<[u8]>,
     ) -> Result<bool> {
         let (src, dst) = (src.as_ref(), dst.as_ref());
-        self.with_all(|a| smove_exec(a, src, dst, member.as_ref()))
+        let l = limits(self.engine());
+        self.with_all(|a| smove_exec(a, &l, src, dst, member.as_ref()))
     }
 
     /// SINTER: the members every set has.
@@ -125,7 +128,8 @@ impl Db {
     /// SINTERSTORE: stores the intersection at `dst` (deleting `dst` if it is empty); returns
     /// its size.
     pub fn sinterstore<K: AsRef<[u8]>>(&self, dst: impl AsRef<[u8]>, keys: &[K]) -> Result<i64> {
-        self.with_all(|a| sinterstore_exec(a, dst.as_ref(), keys))
+        let l = limits(self.engine());
+        self.with_all(|a| sinterstore_exec(a, &l, dst.as_ref(), keys))
     }
 
     /// SINTERCARD: the size of the intersection, counting at most `limit` (0: no limit).
@@ -135,24 +139,28 @@ impl Db {
 
     /// SUNION: the members any set has.
     pub fn sunion<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Bytes>> {
-        self.with_all(|a| sunion_exec(a, keys))
+        let l = limits(self.engine());
+        self.with_all(|a| sunion_exec(a, &l, keys))
     }
 
     /// SUNIONSTORE: stores the union at `dst` (deleting `dst` if it is empty); returns its
     /// size.
     pub fn sunionstore<K: AsRef<[u8]>>(&self, dst: impl AsRef<[u8]>, keys: &[K]) -> Result<i64> {
-        self.with_all(|a| sunionstore_exec(a, dst.as_ref(), keys))
+        let l = limits(self.engine());
+        self.with_all(|a| sunionstore_exec(a, &l, dst.as_ref(), keys))
     }
 
     /// SDIFF: the members of the first set that no other set has.
     pub fn sdiff<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Bytes>> {
-        self.with_all(|a| sdiff_exec(a, keys))
+        let l = limits(self.engine());
+        self.with_all(|a| sdiff_exec(a, &l, keys))
     }
 
     /// SDIFFSTORE: stores the difference at `dst` (deleting `dst` if it is empty); returns
     /// its size.
     pub fn sdiffstore<K: AsRef<[u8]>>(&self, dst: impl AsRef<[u8]>, keys: &[K]) -> Result<i64> {
-        self.with_all(|a| sdiffstore_exec(a, dst.as_ref(), keys))
+        let l = limits(self.engine());
+        self.with_all(|a| sdiffstore_exec(a, &l, dst.as_ref(), keys))
     }
 
     /// SSCAN: one step of an iteration over the members; returns the next cursor (0 when the

@@ -7,12 +7,13 @@ use rand::RngCore;
 use super::aggregate::{self, ScanOptions};
 use super::flags::*;
 use super::{CommandSpec, Ctx, args};
+use crate::db::Engine;
 use crate::error::{self, Error, Result};
 use crate::keyspace::{Access, Value};
 use crate::num::LongDouble;
 use crate::pubsub::Event;
 use crate::reply::Reply;
-use crate::types::hash::Hash;
+use crate::types::hash::{Hash, HashLimits};
 
 /// The hash family's rows.
 pub const COMMANDS: &[CommandSpec] = &[
@@ -33,6 +34,14 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hrandfield", -2, READONLY, hrandfield).keys(1, 1, 1),
     CommandSpec::new("hscan", -3, READONLY, hscan).keys(1, 1, 1),
 ];
+
+/// The configured bounds of the compact (listpack) encoding.
+pub fn limits(engine: &Engine) -> HashLimits {
+    engine.config.read(|c| HashLimits {
+        max_listpack_entries: usize::try_from(c.hash_max_listpack_entries).unwrap_or(usize::MAX),
+        max_listpack_value: usize::try_from(c.hash_max_listpack_value).unwrap_or(usize::MAX),
+    })
+}
 
 /// The hash at `key` for reading: `None` if missing, WRONGTYPE if another type.
 fn read<'a>(a: &'a mut Access<'_>, key: &[u8]) -> Result<Option<&'a Hash>> {
@@ -75,6 +84,7 @@ fn bytes(b: &[u8]) -> Bytes {
 /// HSET: sets fields; returns how many were new.
 pub fn hset_exec<'f>(
     a: &mut Access<'_>,
+    limits: &HashLimits,
     key: &[u8],
     pairs: impl IntoIterator<Item = (&'f [u8], &'f [u8])>,
 ) -> Result<i64> {
@@ -82,7 +92,7 @@ pub fn hset_exec<'f>(
     let h = write_or_create(a, key)?;
     let mut created = 0;
     for (f, v) in pairs {
-        created += h.insert(f, v, hasher) as i64;
+        created += h.insert_limited(f, v, hasher, limits) as i64;
     }
     a.touched(key);
     a.notify(Event::HSet, key);
@@ -95,7 +105,8 @@ fn hset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     }
     let key = &args[1];
     let pairs = args[2..].chunks_exact(2).map(|p| (&p[0][..], &p[1][..]));
-    let created = ctx.key(key, |a| hset_exec(a, key, pairs))?;
+    let limits = limits(ctx.engine());
+    let created = ctx.key(key, |a| hset_exec(a, &limits, key, pairs))?;
     // HMSET is HSET with the old reply.
     if args[0].eq_ignore_ascii_case(b"hmset") {
         Ok(Reply::Ok)
@@ -105,13 +116,19 @@ fn hset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 /// HSETNX: sets `field` only if it does not exist; true if it was set.
-pub fn hsetnx_exec(a: &mut Access<'_>, key: &[u8], field: &[u8], value: &[u8]) -> Result<bool> {
+pub fn hsetnx_exec(
+    a: &mut Access<'_>,
+    limits: &HashLimits,
+    key: &[u8],
+    field: &[u8],
+    value: &[u8],
+) -> Result<bool> {
     let hasher = aggregate::member_hasher(a);
     let h = write_or_create(a, key)?;
     if h.contains(field) {
         return Ok(false);
     }
-    h.insert(field, value, hasher);
+    h.insert_limited(field, value, hasher, limits);
     a.touched(key);
     a.notify(Event::HSet, key);
     Ok(true)
@@ -119,7 +136,8 @@ pub fn hsetnx_exec(a: &mut Access<'_>, key: &[u8], field: &[u8], value: &[u8]) -
 
 fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     let (key, field, value) = (&args[1], &args[2], &args[3]);
-    ctx.key(key, |a| hsetnx_exec(a, key, field, value))
+    let limits = limits(ctx.engine());
+    ctx.key(key, |a| hsetnx_exec(a, &limits, key, field, value))
         .map(Reply::from)
 }
 
@@ -263,7 +281,13 @@ fn hstrlen(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 /// HINCRBY: adds `incr` to the integer in `field` (0 if missing); returns the new value.
-pub fn hincrby_exec(a: &mut Access<'_>, key: &[u8], field: &[u8], incr: i64) -> Result<i64> {
+pub fn hincrby_exec(
+    a: &mut Access<'_>,
+    limits: &HashLimits,
+    key: &[u8],
+    field: &[u8],
+    incr: i64,
+) -> Result<i64> {
     let hasher = aggregate::member_hasher(a);
     let h = write_or_create(a, key)?;
     let current = match h.get(field) {
@@ -271,7 +295,12 @@ pub fn hincrby_exec(a: &mut Access<'_>, key: &[u8], field: &[u8], incr: i64) -> 
         None => 0,
     };
     let new = current.checked_add(incr).ok_or(Error::Overflow)?;
-    h.insert(field, itoa::Buffer::new().format(new).as_bytes(), hasher);
+    h.insert_limited(
+        field,
+        itoa::Buffer::new().format(new).as_bytes(),
+        hasher,
+        limits,
+    );
     a.touched(key);
     a.notify(Event::HIncrBy, key);
     Ok(new)
@@ -280,7 +309,8 @@ pub fn hincrby_exec(a: &mut Access<'_>, key: &[u8], field: &[u8], incr: i64) -> 
 fn hincrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     let (key, field) = (&args[1], &args[2]);
     let incr = args::int(&args[3])?;
-    ctx.key(key, |a| hincrby_exec(a, key, field, incr))
+    let limits = limits(ctx.engine());
+    ctx.key(key, |a| hincrby_exec(a, &limits, key, field, incr))
         .map(Reply::Int)
 }
 
@@ -302,6 +332,7 @@ fn incr_by_float(current: Option<&[u8]>, incr: LongDouble) -> Result<Vec<u8>> {
 /// missing); returns the new value as stored.
 pub fn hincrbyfloat_exec(
     a: &mut Access<'_>,
+    limits: &HashLimits,
     key: &[u8],
     field: &[u8],
     incr: &[u8],
@@ -314,7 +345,7 @@ pub fn hincrbyfloat_exec(
     let hasher = aggregate::member_hasher(a);
     let h = write_or_create(a, key)?;
     let new = incr_by_float(h.get(field), incr)?;
-    h.insert(field, &new, hasher);
+    h.insert_limited(field, &new, hasher, limits);
     a.touched(key);
     a.notify(Event::HIncrByFloat, key);
     Ok(Bytes::from(new))
@@ -322,7 +353,8 @@ pub fn hincrbyfloat_exec(
 
 fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     let (key, field, incr) = (&args[1], &args[2], &args[3]);
-    ctx.key(key, |a| hincrbyfloat_exec(a, key, field, incr))
+    let limits = limits(ctx.engine());
+    ctx.key(key, |a| hincrbyfloat_exec(a, &limits, key, field, incr))
         .map(Reply::Bulk)
 }
 

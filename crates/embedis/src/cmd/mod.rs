@@ -16,6 +16,7 @@ pub mod bzpop;
 pub mod connection;
 pub mod embedis;
 pub mod hash;
+pub mod hll;
 pub mod keys;
 pub mod limiter;
 pub mod list;
@@ -199,6 +200,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     persist::COMMANDS,
     zset::COMMANDS,
     pubsub::COMMANDS,
+    hll::COMMANDS,
 ];
 
 /// A resolved command: its row, its full name (`client|list`) and its index for statistics.

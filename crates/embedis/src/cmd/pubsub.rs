@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::flags::*;
 use super::{CommandRef, CommandSpec, Ctx};
-use crate::error::{Error, Result};
+use crate::error::{self, Error, Result};
 use crate::pubsub::client::Kind;
 use crate::reply::Reply;
 
@@ -92,9 +92,9 @@ fn sub(ctx: &mut Ctx<'_, '_>, kind: Kind, names: &[Bytes], subscribe: bool) -> R
     let in_exec = ctx.held.is_some();
     let state = ctx.client.pubsub(engine);
     if in_exec {
-        // Inside MULTI/EXEC the replies belong to EXEC's array. Redis writes one frame per
-        // channel there, which breaks the array's count when there are several; one
-        // channel's reply is the frame itself, several are grouped in an array.
+        // Inside MULTI/EXEC the replies belong to EXEC's reply. Redis writes one frame per
+        // channel there, so that EXEC's array holds more frames than its length says when
+        // there are several; `Reply::Frames` writes them the same way.
         state.collect_replies();
     }
     if subscribe {
@@ -106,7 +106,7 @@ fn sub(ctx: &mut Ctx<'_, '_>, kind: Kind, names: &[Bytes], subscribe: bool) -> R
         let mut replies = state.take_replies();
         return Ok(match replies.len() {
             1 => replies.remove(0),
-            _ => Reply::Array(replies),
+            _ => Reply::Frames(replies),
         });
     }
     Ok(Reply::Pushed)
@@ -129,6 +129,11 @@ fn punsubscribe(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 fn ssubscribe(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
+    // EXEC runs its commands as a client that may not block, and SSUBSCRIBE (unlike its older
+    // siblings) refuses such clients.
+    if ctx.held.is_some() {
+        return Err(error::SSUBSCRIBE_DENY_BLOCKING);
+    }
     sub(ctx, Kind::Shard, &args[1..], true)
 }
 

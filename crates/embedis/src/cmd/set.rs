@@ -17,12 +17,13 @@ use rand::RngCore;
 use super::aggregate::{self, ScanOptions};
 use super::flags::*;
 use super::{CommandSpec, Ctx, args};
+use crate::db::Engine;
 use crate::error::{self, Error, Result};
 use crate::keyspace::{Access, Value};
 use crate::pubsub::Event;
 use crate::reply::Reply;
 use crate::types::bytetable::MemberHasher;
-use crate::types::set::{Member, OwnedMember, Set};
+use crate::types::set::{Member, OwnedMember, Set, SetLimits};
 
 /// The set family's rows.
 pub const COMMANDS: &[CommandSpec] = &[
@@ -86,8 +87,20 @@ fn members_reply(members: Vec<Bytes>) -> Reply {
     Reply::Set(members.into_iter().map(Reply::Bulk).collect())
 }
 
+/// The configured bound of the intset encoding (`set-max-intset-entries`).
+pub fn limits(engine: &Engine) -> SetLimits {
+    engine.config.read(|c| SetLimits {
+        max_intset_entries: usize::try_from(c.set_max_intset_entries).unwrap_or(usize::MAX),
+    })
+}
+
 /// SADD: adds members (creating the set); returns how many were new.
-pub fn sadd_exec(a: &mut Access<'_>, key: &[u8], members: &[impl AsRef<[u8]>]) -> Result<i64> {
+pub fn sadd_exec(
+    a: &mut Access<'_>,
+    limits: &SetLimits,
+    key: &[u8],
+    members: &[impl AsRef<[u8]>],
+) -> Result<i64> {
     let Some(first) = members.first() else {
         return Ok(0);
     };
@@ -100,7 +113,7 @@ pub fn sadd_exec(a: &mut Access<'_>, key: &[u8], members: &[impl AsRef<[u8]>]) -
     };
     let mut added = 0;
     for m in members {
-        added += set.insert(m.as_ref(), hasher) as i64;
+        added += set.insert_limited(m.as_ref(), hasher, limits) as i64;
     }
     if added > 0 {
         a.touched(key);
@@ -111,7 +124,8 @@ pub fn sadd_exec(a: &mut Access<'_>, key: &[u8], members: &[impl AsRef<[u8]>]) -
 
 fn sadd(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     let key = &args[1];
-    ctx.key(key, |a| sadd_exec(a, key, &args[2..]))
+    let l = limits(ctx.engine());
+    ctx.key(key, |a| sadd_exec(a, &l, key, &args[2..]))
         .map(Reply::Int)
 }
 
@@ -230,6 +244,7 @@ const SPOP_MOVE_STRATEGY_MUL: u64 = 5;
 /// SPOP with a count: removes and returns up to `count` random members.
 pub fn spop_exec(
     a: &mut Access<'_>,
+    limits: &SetLimits,
     key: &[u8],
     count: u64,
     rng: &mut impl RngCore,
@@ -247,7 +262,7 @@ pub fn spop_exec(
         // members are few integers) and deletes the key.
         let mut all = Set::new_intset();
         for m in set.iter() {
-            all.insert_member(m, hasher);
+            all.insert_member_limited(m, hasher, limits);
         }
         a.remove(key);
         a.touched(key);
@@ -268,7 +283,7 @@ pub fn spop_exec(
         for _ in 0..remaining {
             let Some(m) = set.pop_random(rng) else { break };
             kept.get_or_insert_with(|| Set::for_first(m.as_member()))
-                .insert_member(m.as_member(), hasher);
+                .insert_member_limited(m.as_member(), hasher, limits);
         }
         let popped = set.iter().map(member_bytes).collect();
         if let Some(kept) = kept {
@@ -292,7 +307,8 @@ fn spop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
             let count = crate::num::parse_i64(&args[2])
                 .and_then(|n| u64::try_from(n).ok())
                 .ok_or(error::MUST_BE_POSITIVE)?;
-            ctx.key(key, |a| spop_exec(a, key, count, &mut rng))
+            let l = limits(ctx.engine());
+            ctx.key(key, |a| spop_exec(a, &l, key, count, &mut rng))
                 .map(members_reply)
         }
         _ => Err(Error::Syntax),
@@ -355,7 +371,13 @@ fn srandmember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 /// SMOVE: moves `member` from `src` to `dst`; false if it was not in `src`.
-pub fn smove_exec(a: &mut Access<'_>, src: &[u8], dst: &[u8], member: &[u8]) -> Result<bool> {
+pub fn smove_exec(
+    a: &mut Access<'_>,
+    limits: &SetLimits,
+    src: &[u8],
+    dst: &[u8],
+    member: &[u8],
+) -> Result<bool> {
     let hasher = aggregate::member_hasher(a);
     // A missing source answers 0 before the destination's type is looked at.
     if write(a, src)?.is_none() {
@@ -384,7 +406,7 @@ pub fn smove_exec(a: &mut Access<'_>, src: &[u8], dst: &[u8], member: &[u8]) -> 
         a.set(dst, Value::Set(Box::new(Set::for_member(member))));
     }
     if let Some(target) = write(a, dst)? {
-        if target.insert(member, hasher) {
+        if target.insert_limited(member, hasher, limits) {
             a.touched(dst);
             a.notify(Event::SAdd, dst);
         }
@@ -394,7 +416,8 @@ pub fn smove_exec(a: &mut Access<'_>, src: &[u8], dst: &[u8], member: &[u8]) -> 
 
 fn smove(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     let (src, dst, member) = (&args[1], &args[2], &args[3]);
-    aggregate::with_keys(ctx, &args[1..3], |a| smove_exec(a, src, dst, member)).map(Reply::from)
+    let l = limits(ctx.engine());
+    aggregate::with_keys(ctx, &args[1..3], |a| smove_exec(a, &l, src, dst, member)).map(Reply::from)
 }
 
 /// Looks every key up once (counting hits and misses, like Redis's lookups): the size of
@@ -439,13 +462,18 @@ fn intersection(a: &mut Access<'_>, keys: &[impl AsRef<[u8]>]) -> Result<Vec<Own
 }
 
 /// The union of `keys`, built like Redis's into a fresh intset.
-fn union(a: &mut Access<'_>, keys: &[impl AsRef<[u8]>], hasher: MemberHasher) -> Result<Set> {
+fn union(
+    a: &mut Access<'_>,
+    keys: &[impl AsRef<[u8]>],
+    hasher: MemberHasher,
+    limits: &SetLimits,
+) -> Result<Set> {
     lookup_sets(a, keys)?;
     let mut out = Set::new_intset();
     for k in keys {
         if let Some(s) = peek(a, k.as_ref()) {
             for m in s.iter() {
-                out.insert_member(m, hasher);
+                out.insert_member_limited(m, hasher, limits);
             }
         }
     }
@@ -455,7 +483,12 @@ fn union(a: &mut Access<'_>, keys: &[impl AsRef<[u8]>], hasher: MemberHasher) ->
 /// The first set minus the others, built into a fresh intset with whichever of Redis's two
 /// algorithms Redis would pick (the choice shows in the result's encoding: the second adds
 /// the whole first set before removing).
-fn difference(a: &mut Access<'_>, keys: &[impl AsRef<[u8]>], hasher: MemberHasher) -> Result<Set> {
+fn difference(
+    a: &mut Access<'_>,
+    keys: &[impl AsRef<[u8]>],
+    hasher: MemberHasher,
+    limits: &SetLimits,
+) -> Result<Set> {
     let sizes = lookup_sets(a, keys)?;
     let mut out = Set::new_intset();
     let (Some(first_key), Some(Some(size0))) = (keys.first(), sizes.first()) else {
@@ -481,13 +514,13 @@ fn difference(a: &mut Access<'_>, keys: &[impl AsRef<[u8]>], hasher: MemberHashe
             }
         }
         for m in &members {
-            out.insert_member(m.as_member(), hasher);
+            out.insert_member_limited(m.as_member(), hasher, limits);
         }
     } else {
         // Add the whole first set, then remove every member of the others.
         if let Some(s0) = peek(a, first_key) {
             for m in s0.iter() {
-                out.insert_member(m, hasher);
+                out.insert_member_limited(m, hasher, limits);
             }
         }
         for &j in &others {
@@ -535,18 +568,24 @@ fn sinter(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 /// SINTERSTORE: stores the intersection of `keys` at `dst`; returns its size.
-pub fn sinterstore_exec(a: &mut Access<'_>, dst: &[u8], keys: &[impl AsRef<[u8]>]) -> Result<i64> {
+pub fn sinterstore_exec(
+    a: &mut Access<'_>,
+    limits: &SetLimits,
+    dst: &[u8],
+    keys: &[impl AsRef<[u8]>],
+) -> Result<i64> {
     let hasher = aggregate::member_hasher(a);
     let mut result = Set::new_intset();
     for m in intersection(a, keys)? {
-        result.insert_member(m.as_member(), hasher);
+        result.insert_member_limited(m.as_member(), hasher, limits);
     }
     Ok(store(a, dst, result, Event::SInterStore))
 }
 
 fn sinterstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     let (dst, keys) = (&args[1], &args[2..]);
-    aggregate::with_keys(ctx, &args[1..], |a| sinterstore_exec(a, dst, keys)).map(Reply::Int)
+    let l = limits(ctx.engine());
+    aggregate::with_keys(ctx, &args[1..], |a| sinterstore_exec(a, &l, dst, keys)).map(Reply::Int)
 }
 
 /// SINTERCARD: the size of the intersection, counting at most `limit` (0: no limit).
@@ -579,32 +618,50 @@ fn sintercard(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 /// SUNION: the members any set has.
-pub fn sunion_exec(a: &mut Access<'_>, keys: &[impl AsRef<[u8]>]) -> Result<Vec<Bytes>> {
+pub fn sunion_exec(
+    a: &mut Access<'_>,
+    limits: &SetLimits,
+    keys: &[impl AsRef<[u8]>],
+) -> Result<Vec<Bytes>> {
     let hasher = aggregate::member_hasher(a);
-    Ok(union(a, keys, hasher)?.iter().map(member_bytes).collect())
+    Ok(union(a, keys, hasher, limits)?
+        .iter()
+        .map(member_bytes)
+        .collect())
 }
 
 fn sunion(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     let keys = &args[1..];
-    aggregate::with_keys(ctx, keys, |a| sunion_exec(a, keys)).map(members_reply)
+    let l = limits(ctx.engine());
+    aggregate::with_keys(ctx, keys, |a| sunion_exec(a, &l, keys)).map(members_reply)
 }
 
 /// SUNIONSTORE: stores the union of `keys` at `dst`; returns its size.
-pub fn sunionstore_exec(a: &mut Access<'_>, dst: &[u8], keys: &[impl AsRef<[u8]>]) -> Result<i64> {
+pub fn sunionstore_exec(
+    a: &mut Access<'_>,
+    limits: &SetLimits,
+    dst: &[u8],
+    keys: &[impl AsRef<[u8]>],
+) -> Result<i64> {
     let hasher = aggregate::member_hasher(a);
-    let result = union(a, keys, hasher)?;
+    let result = union(a, keys, hasher, limits)?;
     Ok(store(a, dst, result, Event::SUnionStore))
 }
 
 fn sunionstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     let (dst, keys) = (&args[1], &args[2..]);
-    aggregate::with_keys(ctx, &args[1..], |a| sunionstore_exec(a, dst, keys)).map(Reply::Int)
+    let l = limits(ctx.engine());
+    aggregate::with_keys(ctx, &args[1..], |a| sunionstore_exec(a, &l, dst, keys)).map(Reply::Int)
 }
 
 /// SDIFF: the members of the first set that no other set has.
-pub fn sdiff_exec(a: &mut Access<'_>, keys: &[impl AsRef<[u8]>]) -> Result<Vec<Bytes>> {
+pub fn sdiff_exec(
+    a: &mut Access<'_>,
+    limits: &SetLimits,
+    keys: &[impl AsRef<[u8]>],
+) -> Result<Vec<Bytes>> {
     let hasher = aggregate::member_hasher(a);
-    Ok(difference(a, keys, hasher)?
+    Ok(difference(a, keys, hasher, limits)?
         .iter()
         .map(member_bytes)
         .collect())
@@ -612,19 +669,26 @@ pub fn sdiff_exec(a: &mut Access<'_>, keys: &[impl AsRef<[u8]>]) -> Result<Vec<B
 
 fn sdiff(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     let keys = &args[1..];
-    aggregate::with_keys(ctx, keys, |a| sdiff_exec(a, keys)).map(members_reply)
+    let l = limits(ctx.engine());
+    aggregate::with_keys(ctx, keys, |a| sdiff_exec(a, &l, keys)).map(members_reply)
 }
 
 /// SDIFFSTORE: stores the difference of `keys` at `dst`; returns its size.
-pub fn sdiffstore_exec(a: &mut Access<'_>, dst: &[u8], keys: &[impl AsRef<[u8]>]) -> Result<i64> {
+pub fn sdiffstore_exec(
+    a: &mut Access<'_>,
+    limits: &SetLimits,
+    dst: &[u8],
+    keys: &[impl AsRef<[u8]>],
+) -> Result<i64> {
     let hasher = aggregate::member_hasher(a);
-    let result = difference(a, keys, hasher)?;
+    let result = difference(a, keys, hasher, limits)?;
     Ok(store(a, dst, result, Event::SDiffStore))
 }
 
 fn sdiffstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     let (dst, keys) = (&args[1], &args[2..]);
-    aggregate::with_keys(ctx, &args[1..], |a| sdiffstore_exec(a, dst, keys)).map(Reply::Int)
+    let l = limits(ctx.engine());
+    aggregate::with_keys(ctx, &args[1..], |a| sdiffstore_exec(a, &l, dst, keys)).map(Reply::Int)
 }
 
 /// SSCAN: one step of an iteration over the members. Returns the next cursor (0 when done)

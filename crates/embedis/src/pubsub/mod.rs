@@ -274,8 +274,8 @@ pub struct Broker {
     limit_soft: AtomicU64,
     limit_soft_seconds: AtomicU64,
     next_id: AtomicU64,
-    /// Subscribers cut off for passing the output-buffer limit (INFO
-    /// `client_output_buffer_limit_disconnections`).
+    /// Subscribers cut off for passing the output-buffer limit (not in Redis 7.0's INFO; 7.2
+    /// reports it as `client_output_buffer_limit_disconnections`).
     pub limit_disconnections: Counter,
     /// Serializes listener registration so that `listener_classes` matches the list.
     listener_lock: Mutex<()>,

@@ -192,9 +192,10 @@ fn slow_subscriber_is_cut_off_while_the_publisher_goes_on() {
     );
     assert_eq!(slow.pending(), 0);
     assert_eq!(db.engine().pubsub().limit_disconnections.get(), 1);
+    // Redis 7.0's INFO has no field for it (7.2 added one).
     assert!(
-        db.info("stats")
-            .contains("client_output_buffer_limit_disconnections:1")
+        !db.info("stats")
+            .contains("client_output_buffer_limit_disconnections")
     );
     // The stream has ended.
     let mut slow = slow;

@@ -71,7 +71,7 @@ fn reply_to_lua_inner(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<Value>
                 Value::Boolean(false)
             }
         }
-        Reply::Array(items) | Reply::Push(items) => {
+        Reply::Array(items) | Reply::Push(items) | Reply::Frames(items) => {
             let t = lua.create_table_with_capacity(items.len(), 0)?;
             for (i, item) in items.iter().enumerate() {
                 t.raw_set(i + 1, reply_to_lua(lua, item, resp)?)?;

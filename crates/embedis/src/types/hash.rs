@@ -2,13 +2,13 @@
 //!
 //! - `listpack` ([`Hash::Compact`]): fields and values alternate in one [`Packed`] buffer, in
 //!   insertion order (HGETALL, HKEYS and HSCAN of a small hash come back in that order, as in
-//!   Redis). Used while the hash has at most [`HASH_MAX_LISTPACK_ENTRIES`] fields and every
-//!   field and value is at most [`HASH_MAX_LISTPACK_VALUE`] bytes.
+//!   Redis). Used while the hash has at most `hash-max-listpack-entries` fields and every
+//!   field and value is at most `hash-max-listpack-value` bytes ([`HashLimits`]).
 //! - `hashtable` ([`Hash::Table`]): a [`ByteTable`] of entries that keep field and value in a
 //!   single allocation. A hash never goes back to the compact form (nor does Redis's).
 //!
-//! The thresholds are Redis 7.0's built-in defaults for `hash-max-listpack-entries` (512)
-//! and `hash-max-listpack-value` (64); they become configuration once CONFIG carries them.
+//! The commands pass the configured thresholds ([`HashLimits`], from CONFIG); other callers
+//! (loading a dump) get Redis 7.0's built-in defaults, 512 and 64.
 
 use rand::RngCore;
 
@@ -21,6 +21,29 @@ use super::packed::Packed;
 pub const HASH_MAX_LISTPACK_ENTRIES: usize = 512;
 /// Longest field or value a compact hash holds (`hash-max-listpack-value`).
 pub const HASH_MAX_LISTPACK_VALUE: usize = 64;
+
+/// The configurable bounds of the compact form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashLimits {
+    /// Most fields (`hash-max-listpack-entries`).
+    pub max_listpack_entries: usize,
+    /// Longest field or value (`hash-max-listpack-value`).
+    pub max_listpack_value: usize,
+}
+
+impl HashLimits {
+    /// Redis 7.0's built-in defaults.
+    pub const DEFAULT: HashLimits = HashLimits {
+        max_listpack_entries: HASH_MAX_LISTPACK_ENTRIES,
+        max_listpack_value: HASH_MAX_LISTPACK_VALUE,
+    };
+}
+
+impl Default for HashLimits {
+    fn default() -> Self {
+        HashLimits::DEFAULT
+    }
+}
 
 /// A field and its value in one allocation: `[field length: u32 LE][field][value]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,11 +104,6 @@ impl PartialEq for Hash {
     }
 }
 
-/// Whether a field or value fits the compact form.
-fn fits(item: &[u8]) -> bool {
-    item.len() <= HASH_MAX_LISTPACK_VALUE
-}
-
 impl Hash {
     /// An empty hash, compact.
     pub const fn new() -> Hash {
@@ -133,19 +151,31 @@ impl Hash {
         self.get(field).is_some()
     }
 
+    /// Sets `field` to `value` with Redis's default bounds; true if the field is new.
+    pub fn insert(&mut self, field: &[u8], value: &[u8], hasher: MemberHasher) -> bool {
+        self.insert_limited(field, value, hasher, &HashLimits::DEFAULT)
+    }
+
     /// Sets `field` to `value`; true if the field is new. Converts to a hash table when the
     /// field or value is too long for the compact form, or the hash outgrows it (Redis's
-    /// `hashTypeSet`).
-    pub fn insert(&mut self, field: &[u8], value: &[u8], hasher: MemberHasher) -> bool {
+    /// `hashTypeTryConversion` and `hashTypeSet`).
+    pub fn insert_limited(
+        &mut self,
+        field: &[u8],
+        value: &[u8],
+        hasher: MemberHasher,
+        limits: &HashLimits,
+    ) -> bool {
         if let Hash::Compact(p) = self {
-            if fits(field) && fits(value) {
+            let max = limits.max_listpack_value;
+            if field.len() <= max && value.len() <= max {
                 if let Some(at) = Self::compact_find(p, field) {
                     p.replace_at(p.next_offset(at), value);
                     return false;
                 }
                 p.push(field);
                 p.push(value);
-                if p.len() / 2 > HASH_MAX_LISTPACK_ENTRIES {
+                if p.len() / 2 > limits.max_listpack_entries {
                     self.convert(hasher);
                 }
                 return true;

@@ -5,6 +5,7 @@ pub mod bitmap;
 pub mod bytetable;
 pub mod hash;
 pub mod heap;
+pub mod hll;
 pub mod limiter;
 pub mod list;
 pub mod packed;

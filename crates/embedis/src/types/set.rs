@@ -12,8 +12,9 @@
 //!
 //! Conversions follow Redis 7.0: intset -> (compact or) table when a non-integer is added or
 //! it outgrows `set-max-intset-entries`; compact -> table when it outgrows its limits; never
-//! back. The thresholds are Redis's defaults (7.2's `set-max-listpack-*` for the compact
-//! form) and become configuration once CONFIG carries them.
+//! back. The intset bound is `set-max-intset-entries` ([`SetLimits`], read from CONFIG by the
+//! commands); the compact form's bounds are fixed (Redis 7.0 has no `set-max-listpack-*`:
+//! those came with 7.2's listpack sets, and a compact set reports `hashtable` anyway).
 
 use std::borrow::Cow;
 
@@ -29,6 +30,26 @@ pub const SET_MAX_INTSET_ENTRIES: usize = 512;
 pub const SET_MAX_COMPACT_ENTRIES: usize = 128;
 /// Longest member a compact set holds (Redis 7.2's `set-max-listpack-value`).
 pub const SET_MAX_COMPACT_VALUE: usize = 64;
+
+/// The configurable bound of the set encodings (`set-max-intset-entries`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetLimits {
+    /// Most members an intset holds.
+    pub max_intset_entries: usize,
+}
+
+impl SetLimits {
+    /// Redis 7.0's defaults.
+    pub const DEFAULT: SetLimits = SetLimits {
+        max_intset_entries: SET_MAX_INTSET_ENTRIES,
+    };
+}
+
+impl Default for SetLimits {
+    fn default() -> Self {
+        SetLimits::DEFAULT
+    }
+}
 
 /// A member as stored: integers of an intset are not kept as text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,11 +179,22 @@ impl Set {
         }
     }
 
-    /// Adds `member`; true if it was not there. Converts like Redis's `setTypeAdd`.
+    /// Adds `member`; true if it was not there. Converts like Redis's `setTypeAdd`, with
+    /// Redis's default bounds.
     pub fn insert(&mut self, member: &[u8], hasher: MemberHasher) -> bool {
+        self.insert_limited(member, hasher, &SetLimits::DEFAULT)
+    }
+
+    /// Adds `member` under `limits` (the configured bounds); true if it was not there.
+    pub fn insert_limited(
+        &mut self,
+        member: &[u8],
+        hasher: MemberHasher,
+        limits: &SetLimits,
+    ) -> bool {
         if let Set::Intset(v) = self {
             if let Some(n) = parse_i64(member) {
-                return self.insert_int(n, hasher);
+                return self.insert_int(n, hasher, limits);
             }
             let next_len = v.len() + 1;
             self.convert(next_len, member.len(), hasher);
@@ -177,7 +209,7 @@ impl Set {
                     return true;
                 }
                 self.convert(self.len() + 1, member.len(), hasher);
-                self.insert(member, hasher)
+                self.insert_limited(member, hasher, limits)
             }
             Set::Table(t) => t.upsert(member.into()).is_none(),
             Set::Intset(_) => unreachable!("converted above"),
@@ -185,28 +217,39 @@ impl Set {
     }
 
     /// Adds an integer member.
-    fn insert_int(&mut self, n: i64, hasher: MemberHasher) -> bool {
+    fn insert_int(&mut self, n: i64, hasher: MemberHasher, limits: &SetLimits) -> bool {
         match self {
             Set::Intset(v) => match v.binary_search(&n) {
                 Ok(_) => false,
                 Err(pos) => {
                     v.insert(pos, n);
                     let len = v.len();
-                    if len > SET_MAX_INTSET_ENTRIES {
-                        self.convert(len, 0, hasher);
+                    if len > limits.max_intset_entries {
+                        // Redis converts an outgrown intset straight to a hash table.
+                        self.convert_to_table(len, hasher);
                     }
                     true
                 }
             },
-            _ => self.insert(itoa::Buffer::new().format(n).as_bytes(), hasher),
+            _ => self.insert_limited(itoa::Buffer::new().format(n).as_bytes(), hasher, limits),
         }
     }
 
-    /// Adds a member taken from another set.
+    /// Adds a member taken from another set, with Redis's default bounds.
     pub fn insert_member(&mut self, member: Member<'_>, hasher: MemberHasher) -> bool {
+        self.insert_member_limited(member, hasher, &SetLimits::DEFAULT)
+    }
+
+    /// Adds a member taken from another set under `limits`.
+    pub fn insert_member_limited(
+        &mut self,
+        member: Member<'_>,
+        hasher: MemberHasher,
+        limits: &SetLimits,
+    ) -> bool {
         match member {
-            Member::Int(n) => self.insert_int(n, hasher),
-            Member::Bytes(b) => self.insert(b, hasher),
+            Member::Int(n) => self.insert_int(n, hasher, limits),
+            Member::Bytes(b) => self.insert_limited(b, hasher, limits),
         }
     }
 
@@ -228,6 +271,11 @@ impl Set {
             }
             return;
         }
+        self.convert_to_table(next_len, hasher);
+    }
+
+    /// Moves the members into a hash table sized for `next_len`.
+    fn convert_to_table(&mut self, next_len: usize, hasher: MemberHasher) {
         let mut t = ByteTable::with_capacity(hasher, next_len.max(self.len()));
         for m in self.iter() {
             t.upsert(m.to_bytes().into_owned().into_boxed_slice());

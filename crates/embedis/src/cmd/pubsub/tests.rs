@@ -325,7 +325,7 @@ fn inside_exec_replies_are_part_of_the_exec_reply() {
     );
     assert_eq!(
         two,
-        Reply::Array(vec![
+        Reply::Frames(vec![
             ack("subscribe", Some("b"), 2),
             ack("subscribe", Some("c"), 3)
         ])

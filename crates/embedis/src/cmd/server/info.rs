@@ -323,12 +323,8 @@ fn stats(out: &mut String, engine: &Engine) {
     line!(out, "pubsub_patterns:{}", pubsub.numpat());
     line!(out, "pubsubshard_channels:{}", pubsub.shard_channel_count());
     line!(out, "total_error_replies:{}", s.error_replies.get());
-    // Redis 7.2's name for the count of clients cut off at their output-buffer limit.
-    line!(
-        out,
-        "client_output_buffer_limit_disconnections:{}",
-        pubsub.limit_disconnections.get()
-    );
+    // Redis 7.0 has no INFO field for clients cut off at their output-buffer limit (7.2's
+    // `client_output_buffer_limit_disconnections`); the count is `Broker::limit_disconnections`.
 }
 
 fn replication(out: &mut String, engine: &Engine) {

@@ -20,6 +20,7 @@ use crate::keyspace::{Access, Entry, Value};
 use crate::num;
 use crate::pubsub::Event;
 use crate::reply::Reply;
+use crate::types::set::Set;
 use crate::types::zset::{
     AddFlags, AddOutcome, LexRange, Limits, RangeSpec, ScoreRange, ZSet, cmp_entry,
 };
@@ -1110,6 +1111,12 @@ impl SetOp {
 enum Source<'a> {
     Missing,
     ZSet(&'a ZSet),
+    /// A plain set: every member scores 1, as in Redis. `members` is its members' text
+    /// (an intset keeps integers, not text).
+    Set {
+        set: &'a Set,
+        members: &'a [Vec<u8>],
+    },
 }
 
 impl Source<'_> {
@@ -1117,6 +1124,7 @@ impl Source<'_> {
         match self {
             Source::Missing => 0,
             Source::ZSet(z) => z.len(),
+            Source::Set { set, .. } => set.len(),
         }
     }
 
@@ -1124,25 +1132,53 @@ impl Source<'_> {
         match self {
             Source::Missing => None,
             Source::ZSet(z) => z.score(member),
+            Source::Set { set, .. } => set.contains(member).then_some(1.0),
         }
     }
 
     fn for_each<'s>(&'s self, mut f: impl FnMut(&'s [u8], f64)) {
-        if let Source::ZSet(z) = self {
-            for (m, s) in z.iter() {
-                f(m, s);
+        match self {
+            Source::Missing => {}
+            Source::ZSet(z) => {
+                for (m, s) in z.iter() {
+                    f(m, s);
+                }
+            }
+            Source::Set { members, .. } => {
+                for m in members.iter() {
+                    f(m, 1.0);
+                }
             }
         }
     }
 }
 
-fn sources<'a>(entries: &[Option<&'a Entry>]) -> Result<Vec<Source<'a>>> {
+/// The text of the members of every plain set among `entries` (empty for other entries), for
+/// [`Source::Set`].
+fn set_members(entries: &[Option<&Entry>]) -> Vec<Vec<Vec<u8>>> {
     entries
         .iter()
-        .map(|e| match e {
+        .map(|e| match e.map(|e| &e.value) {
+            Some(Value::Set(s)) => s.iter().map(|m| m.to_bytes().into_owned()).collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// The inputs of a set operation: sorted sets, and plain sets whose members score 1 (Redis's
+/// `zsetConvert`-free path in `zunionInterDiffGenericCommand`); WRONGTYPE for anything else.
+fn sources<'a>(
+    entries: &[Option<&'a Entry>],
+    set_members: &'a [Vec<Vec<u8>>],
+) -> Result<Vec<Source<'a>>> {
+    entries
+        .iter()
+        .zip(set_members)
+        .map(|(e, members)| match e {
             None => Ok(Source::Missing),
             Some(e) => match &e.value {
                 Value::ZSet(z) => Ok(Source::ZSet(z)),
+                Value::Set(set) => Ok(Source::Set { set, members }),
                 _ => Err(Error::WrongType),
             },
         })
@@ -1274,7 +1310,16 @@ fn setop<R>(
     finish: impl FnOnce(SetOpOut<'_>) -> R,
 ) -> Result<R> {
     let entries = a.get_many(keys);
-    let srcs = sources(&entries)?;
+    // A wrong type is refused before any set is read.
+    if entries
+        .iter()
+        .flatten()
+        .any(|e| !matches!(e.value, Value::ZSet(_) | Value::Set(_)))
+    {
+        return Err(Error::WrongType);
+    }
+    let members = set_members(&entries);
+    let srcs = sources(&entries, &members)?;
     let opts = opts?;
     Ok(finish(compute(op, &srcs, opts, card_limit)))
 }
