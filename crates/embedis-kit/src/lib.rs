@@ -8,6 +8,9 @@
 //! - [`limiter`]: rate limiting (fixed window, sliding log, sliding window counter, token
 //!   bucket, GCRA), several policies per check, tiers, failure policies; and a
 //!   concurrency limiter with expiring leases.
+//! - [`cache`]: typed cache-aside with single-flight loads (in-process and across
+//!   processes), stale-while-revalidate, XFetch early refresh, negative caching,
+//!   invalidation by key, tag and prefix, counters and an optional near cache.
 //! - [`headers`]: `RateLimit`/`RateLimit-Policy` (IETF draft 11), `X-RateLimit-*` and
 //!   `Retry-After`.
 //!
@@ -30,6 +33,7 @@
 //! ```
 
 pub mod backend;
+pub mod cache;
 mod error;
 pub mod headers;
 pub mod limiter;

@@ -6,11 +6,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use embedis::Db;
-use embedis::cmd::keys::ExpireCondition;
-use embedis::cmd::string::SetOptions as EngineSet;
+use embedis::cmd::hash::{hdel_exec, hgetall_exec, hset_exec};
+use embedis::cmd::keys::{
+    ExpireCommand, ExpireCondition, ExpireFlags, ScanOptions, Ttl, del_exec, expire_exec, ttl_exec,
+};
+use embedis::cmd::set::{sadd_exec, smembers_exec};
+use embedis::cmd::string::{SetOptions as EngineSet, set_exec};
+use embedis::keyspace::Access;
 
 use super::{
-    Backend, LeaseRequest, RateLimitRequest, RawDecision, SetCondition, SetOptions, ttl_millis,
+    Backend, CacheWrite, LeaseRequest, RateLimitRequest, RawDecision, SetCondition, SetOptions, ttl_millis,
 };
 use crate::error::Result;
 
@@ -112,5 +117,83 @@ impl Backend for EmbeddedBackend {
 
     fn is_remote(&self) -> bool {
         false
+    }
+
+    // --- cache ---
+
+    async fn cache_set(&self, w: CacheWrite<'_>) -> Result<()> {
+        let ms = i64::try_from(ttl_millis(w.ttl)).unwrap_or(i64::MAX);
+        self.all(|a| {
+            for old in smembers_exec(a, w.index)? {
+                hdel_exec(a, &old, &[w.key])?;
+            }
+            del_exec(a, &[w.index]);
+            set_exec(a, w.key, w.value, &EngineSet::default().px(ms))?;
+            for tag in w.tags {
+                sadd_exec(a, w.index, &[*tag])?;
+                hset_exec(a, tag, [(w.key, w.index)])?;
+                if !matches!(ttl_exec(a, tag, true, false), Ttl::Expires(left) if left >= ms) {
+                    expire_exec(a, tag, ExpireCommand::PExpire, ms, ExpireFlags::default())?;
+                }
+            }
+            if !w.tags.is_empty() {
+                expire_exec(a, w.index, ExpireCommand::PExpire, ms, ExpireFlags::default())?;
+            }
+            Ok(())
+        })
+    }
+
+    async fn cache_delete(&self, key: &[u8], index: &[u8]) -> Result<bool> {
+        self.all(|a| {
+            for tag in smembers_exec(a, index)? {
+                hdel_exec(a, &tag, &[key])?;
+            }
+            del_exec(a, &[index]);
+            Ok(del_exec(a, &[key]) == 1)
+        })
+    }
+
+    async fn cache_invalidate_tag(&self, tag: &[u8]) -> Result<Vec<Bytes>> {
+        self.all(|a| {
+            let members = hgetall_exec(a, tag)?;
+            let mut keys = Vec::with_capacity(members.len());
+            for (key, index) in members {
+                for other in smembers_exec(a, &index)? {
+                    if other != tag {
+                        hdel_exec(a, &other, &[&key])?;
+                    }
+                }
+                del_exec(a, &[&index, &key]);
+                keys.push(key);
+            }
+            del_exec(a, &[tag]);
+            Ok(keys)
+        })
+    }
+
+    async fn scan(&self, cursor: u64, pattern: &[u8], count: usize) -> Result<(u64, Vec<Bytes>)> {
+        let opts = ScanOptions {
+            pattern: Some(Bytes::copy_from_slice(pattern)),
+            count: count.max(1),
+            type_name: None,
+        };
+        Ok(self.db.scan(cursor, &opts))
+    }
+
+    fn local_clock(&self) -> Option<std::sync::Arc<dyn embedis::Clock>> {
+        Some(self.db.engine().clock.clone())
+    }
+}
+
+// --- cache ---
+
+impl EmbeddedBackend {
+    /// Runs `f` with every shard locked: one atomic multi-key operation, like a script.
+    fn all<R>(&self, f: impl FnOnce(&mut Access<'_>) -> R) -> R {
+        let e = self.db.engine();
+        let mut a = e
+            .keyspace
+            .lock_all(&e.stats, self.db.index(), e.clock.now_millis());
+        f(&mut a)
     }
 }

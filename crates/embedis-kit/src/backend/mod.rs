@@ -7,6 +7,7 @@
 //! | concurrency limiter | [`lease_acquire`](Backend::lease_acquire), [`lease_release`](Backend::lease_release), [`lease_renew`](Backend::lease_renew) |
 //! | cache | [`get`](Backend::get), [`set`](Backend::set) with TTL, [`delete`](Backend::delete) |
 //! | sessions | the cache's, plus [`expire`](Backend::expire) to slide a TTL |
+//! | cache (tags, prefix) | [`cache_set`](Backend::cache_set), [`cache_delete`](Backend::cache_delete), [`cache_invalidate_tag`](Backend::cache_invalidate_tag), [`scan`](Backend::scan) |
 //! | locks | [`set`](Backend::set) if absent with TTL, [`compare_and_delete`](Backend::compare_and_delete), [`compare_and_expire`](Backend::compare_and_expire) |
 //!
 //! Implementations: [`EmbeddedBackend`] (an in-process [`embedis::Db`]: native engine
@@ -33,7 +34,10 @@ pub use embedis::types::limiter::{Decision as RawDecision, Policy};
 
 pub use self::any::AnyBackend;
 pub use self::embedded::EmbeddedBackend;
-pub use self::redis::{LEASE_LUA, LIMITER_LUA, RedisBackend, RedisBackendBuilder};
+pub use self::redis::{
+    CACHE_DELETE_LUA, CACHE_INVALIDATE_TAG_LUA, CACHE_SET_LUA, LEASE_LUA, LIMITER_LUA, RedisBackend,
+    RedisBackendBuilder,
+};
 use crate::error::Result;
 
 /// One policy applied to one key.
@@ -172,6 +176,53 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// Whether calls cross a network (the limiter then applies its timeout and circuit
     /// breaker; in-process calls need neither and must not depend on a runtime's timer).
     fn is_remote(&self) -> bool;
+
+    // --- cache ---
+
+    /// Atomically stores a cache entry and replaces its tag memberships: the value goes to
+    /// `w.key` with `w.ttl`; `w.key` leaves the tag sets named in `w.index` (its previous
+    /// tags), joins each of `w.tags` (a hash: value key -> index key, its TTL raised to at
+    /// least `w.ttl`), and `w.index` becomes the set of `w.tags` (same TTL as the value).
+    fn cache_set(&self, w: CacheWrite<'_>) -> impl Future<Output = Result<()>> + Send;
+
+    /// Atomically removes the cache entry `key`, its tag memberships and its `index`; true
+    /// if the value existed.
+    fn cache_delete(&self, key: &[u8], index: &[u8])
+    -> impl Future<Output = Result<bool>> + Send;
+
+    /// Atomically removes every entry of the tag set `tag` (value, index, membership in
+    /// other tags) and the set; returns the value keys it held.
+    fn cache_invalidate_tag(&self, tag: &[u8]) -> impl Future<Output = Result<Vec<Bytes>>> + Send;
+
+    /// One SCAN step: keys matching the glob `pattern` from `cursor` (0 starts; a returned
+    /// 0 ends the iteration).
+    fn scan(
+        &self,
+        cursor: u64,
+        pattern: &[u8],
+        count: usize,
+    ) -> impl Future<Output = Result<(u64, Vec<Bytes>)>> + Send;
+
+    /// The backend's clock when it lives in this process (the engine clock of
+    /// [`EmbeddedBackend`]); `None` for a remote server.
+    fn local_clock(&self) -> Option<std::sync::Arc<dyn embedis::Clock>>;
+}
+
+// --- cache ---
+
+/// One cache entry to write with [`Backend::cache_set`].
+#[derive(Debug, Clone, Copy)]
+pub struct CacheWrite<'a> {
+    /// The value's key.
+    pub key: &'a [u8],
+    /// The stored bytes.
+    pub value: &'a [u8],
+    /// Time to live of the value (and of its index).
+    pub ttl: Duration,
+    /// The key of the set naming the tag sets `key` belongs to.
+    pub index: &'a [u8],
+    /// The tag set keys `key` belongs to after the write.
+    pub tags: &'a [&'a [u8]],
 }
 
 /// Duration as whole milliseconds, at least 1 (Redis refuses a zero TTL).
