@@ -102,7 +102,11 @@ mod cases {
         let st = c.stats();
         assert_eq!((st.hits, st.misses), (2, 1));
 
-        let raw = builder(f).namespace(format!("{}-raw", f.ns)).codec(Raw).build().unwrap();
+        let raw = builder(f)
+            .namespace(format!("{}-raw", f.ns))
+            .codec(Raw)
+            .build()
+            .unwrap();
         raw.set("bin", &bytes::Bytes::from_static(b"\x00\xff"), MIN)
             .await
             .unwrap();
@@ -273,25 +277,45 @@ mod cases {
     /// Stale-while-revalidate: within the grace period the stale value comes at once and a
     /// background refresh replaces it; past the grace it is a miss.
     pub async fn stale_while_revalidate(f: &Fixture) {
-        let c = builder(f).stale_grace(MIN).xfetch_beta(0.0).build().unwrap();
+        let c = builder(f)
+            .stale_grace(MIN)
+            .xfetch_beta(0.0)
+            .build()
+            .unwrap();
         let ttl = 200 * MS;
-        let v: u32 = c.get_or_load("k", ttl, || async { Io::Ok(1) }).await.unwrap();
+        let v: u32 = c
+            .get_or_load("k", ttl, || async { Io::Ok(1) })
+            .await
+            .unwrap();
         assert_eq!(v, 1);
         let pttl = f.pttl(&s(&c.value_key("k"))).await;
         assert!(pttl > 60_000 && pttl <= 60_200, "{} {pttl}", f.name);
         pass(f, 250 * MS).await;
-        assert_eq!(c.get::<u32>("k").await.unwrap(), None, "get serves fresh only");
-        let v: u32 = c.get_or_load("k", ttl, || async { Io::Ok(2) }).await.unwrap();
+        assert_eq!(
+            c.get::<u32>("k").await.unwrap(),
+            None,
+            "get serves fresh only"
+        );
+        let v: u32 = c
+            .get_or_load("k", ttl, || async { Io::Ok(2) })
+            .await
+            .unwrap();
         assert_eq!(v, 1, "{}: stale value first", f.name);
         assert_eq!(c.stats().stale, 1);
         eventually(|| async { c.get::<u32>("k").await.unwrap() == Some(2) }).await;
         assert_eq!(c.stats().loads, 2);
 
         // Without a grace period an expired value is a plain miss.
-        let strict = builder(f).namespace(format!("{}-strict", f.ns)).build().unwrap();
+        let strict = builder(f)
+            .namespace(format!("{}-strict", f.ns))
+            .build()
+            .unwrap();
         strict.set("k", &1u32, ttl).await.unwrap();
         pass(f, 250 * MS).await;
-        let v: u32 = strict.get_or_load("k", ttl, || async { Io::Ok(3) }).await.unwrap();
+        let v: u32 = strict
+            .get_or_load("k", ttl, || async { Io::Ok(3) })
+            .await
+            .unwrap();
         assert_eq!(v, 3);
     }
 
@@ -307,9 +331,15 @@ mod cases {
                 Io::Ok(v)
             }
         };
-        let v: u32 = c.get_or_load("k", MIN, slow(1, step.clone())).await.unwrap();
+        let v: u32 = c
+            .get_or_load("k", MIN, slow(1, step.clone()))
+            .await
+            .unwrap();
         assert_eq!(v, 1);
-        let v: u32 = c.get_or_load("k", MIN, slow(2, step.clone())).await.unwrap();
+        let v: u32 = c
+            .get_or_load("k", MIN, slow(2, step.clone()))
+            .await
+            .unwrap();
         assert_eq!(v, 1, "{}: the fresh value is returned", f.name);
         assert_eq!(c.stats().early_refreshes, 1);
         eventually(|| async { c.get::<u32>("k").await.unwrap() == Some(2) }).await;
@@ -319,7 +349,10 @@ mod cases {
             .xfetch_beta(0.0)
             .build()
             .unwrap();
-        let _: u32 = off.get_or_load("k", MIN, slow(1, step.clone())).await.unwrap();
+        let _: u32 = off
+            .get_or_load("k", MIN, slow(1, step.clone()))
+            .await
+            .unwrap();
         let v: u32 = off.get_or_load("k", MIN, slow(2, step)).await.unwrap();
         assert_eq!(v, 1);
         assert_eq!((off.stats().early_refreshes, off.stats().loads), (0, 1));
@@ -335,18 +368,42 @@ mod cases {
                 Io::Ok(None::<u32>)
             }
         };
-        assert_eq!(c.get_or_load_opt("ghost", MIN, load(calls.clone())).await.unwrap(), None);
-        assert_eq!(c.get_or_load_opt("ghost", MIN, load(calls.clone())).await.unwrap(), None);
+        assert_eq!(
+            c.get_or_load_opt("ghost", MIN, load(calls.clone()))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            c.get_or_load_opt("ghost", MIN, load(calls.clone()))
+                .await
+                .unwrap(),
+            None
+        );
         assert_eq!(calls.load(Ordering::SeqCst), 1, "{}", f.name);
         assert_eq!(c.stats().negative_hits, 1);
         let pttl = f.pttl(&s(&c.value_key("ghost"))).await;
         assert!(pttl > 0 && pttl <= 200, "{} {pttl}", f.name);
         pass(f, 250 * MS).await;
-        assert_eq!(c.get_or_load_opt("ghost", MIN, load(calls.clone())).await.unwrap(), None);
+        assert_eq!(
+            c.get_or_load_opt("ghost", MIN, load(calls.clone()))
+                .await
+                .unwrap(),
+            None
+        );
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         // Without a negative TTL nothing is stored.
-        let plain = builder(f).namespace(format!("{}-plain", f.ns)).build().unwrap();
-        assert_eq!(plain.get_or_load_opt("ghost", MIN, load(calls.clone())).await.unwrap(), None);
+        let plain = builder(f)
+            .namespace(format!("{}-plain", f.ns))
+            .build()
+            .unwrap();
+        assert_eq!(
+            plain
+                .get_or_load_opt("ghost", MIN, load(calls.clone()))
+                .await
+                .unwrap(),
+            None
+        );
         assert!(!exists(f, &plain.value_key("ghost")).await);
     }
 
@@ -359,7 +416,11 @@ mod cases {
         c.set_tagged("b", &2u32, 2 * ttl, &["t2"]).await.unwrap();
         c.set("c", &3u32, ttl).await.unwrap();
         let tag_ttl = f.pttl(&s(&c.tag_key("t2"))).await;
-        assert!(tag_ttl > 119_000 && tag_ttl <= 120_000, "{} {tag_ttl}", f.name);
+        assert!(
+            tag_ttl > 119_000 && tag_ttl <= 120_000,
+            "{} {tag_ttl}",
+            f.name
+        );
         assert_eq!(c.invalidate_tag("t1").await.unwrap(), 1);
         assert_eq!(c.get::<u32>("a").await.unwrap(), None);
         assert_eq!(c.get::<u32>("b").await.unwrap(), Some(2));
@@ -434,7 +495,10 @@ mod cases {
         assert_eq!(near.get::<u32>("t").await.unwrap(), None);
         near.delete("k").await.unwrap();
         assert_eq!(near.get::<u32>("k").await.unwrap(), None);
-        let v: u32 = near.get_or_load("l", MIN, || async { Io::Ok(4) }).await.unwrap();
+        let v: u32 = near
+            .get_or_load("l", MIN, || async { Io::Ok(4) })
+            .await
+            .unwrap();
         assert_eq!(v, 4);
         assert_eq!(near.get::<u32>("l").await.unwrap(), Some(4));
     }
@@ -500,9 +564,13 @@ mod tag_model {
                     for op in &ops {
                         match *op {
                             Op::Set(k, mask) => {
-                                let tags: Vec<String> =
-                                    (0..3).filter(|t| mask & (1 << t) != 0).map(|t| format!("t{t}")).collect();
-                                c.set_tagged(format!("k{k}"), &u32::from(k), MIN, &tags).await.unwrap();
+                                let tags: Vec<String> = (0..3)
+                                    .filter(|t| mask & (1 << t) != 0)
+                                    .map(|t| format!("t{t}"))
+                                    .collect();
+                                c.set_tagged(format!("k{k}"), &u32::from(k), MIN, &tags)
+                                    .await
+                                    .unwrap();
                                 model.insert(k, mask);
                             }
                             Op::Delete(k) => {
@@ -519,7 +587,12 @@ mod tag_model {
                     }
                     for k in 0..4u8 {
                         let got = c.get::<u32>(format!("k{k}")).await.unwrap();
-                        prop_assert_eq!(got, model.contains_key(&k).then_some(u32::from(k)), "k{}", k);
+                        prop_assert_eq!(
+                            got,
+                            model.contains_key(&k).then_some(u32::from(k)),
+                            "k{}",
+                            k
+                        );
                     }
                     Ok(())
                 })
@@ -529,15 +602,23 @@ mod tag_model {
 
     #[test]
     fn embedded() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let f = Fixture::embedded("tag_model");
         run(&f, &rt, 256);
     }
 
     #[test]
     fn real_redis() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let Some(f) = rt.block_on(Fixture::real_redis("tag_model")) else { return };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let Some(f) = rt.block_on(Fixture::real_redis("tag_model")) else {
+            return;
+        };
         run(&f, &rt, 48);
     }
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{
-    Backend, CacheWrite, EmbeddedBackend, LeaseRequest, RateLimitRequest, RawDecision, RedisBackend, SetOptions,
+    Backend, CacheWrite, EmbeddedBackend, LeaseRequest, RateLimitRequest, RawDecision,
+    RedisBackend, SetOptions,
 };
 use crate::error::Result;
 

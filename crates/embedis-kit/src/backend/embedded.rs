@@ -15,7 +15,8 @@ use embedis::cmd::string::{SetOptions as EngineSet, set_exec};
 use embedis::keyspace::Access;
 
 use super::{
-    Backend, CacheWrite, LeaseRequest, RateLimitRequest, RawDecision, SetCondition, SetOptions, ttl_millis,
+    Backend, CacheWrite, LeaseRequest, RateLimitRequest, RawDecision, SetCondition, SetOptions,
+    ttl_millis,
 };
 use crate::error::Result;
 
@@ -137,7 +138,13 @@ impl Backend for EmbeddedBackend {
                 }
             }
             if !w.tags.is_empty() {
-                expire_exec(a, w.index, ExpireCommand::PExpire, ms, ExpireFlags::default())?;
+                expire_exec(
+                    a,
+                    w.index,
+                    ExpireCommand::PExpire,
+                    ms,
+                    ExpireFlags::default(),
+                )?;
             }
             Ok(())
         })

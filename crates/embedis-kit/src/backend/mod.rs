@@ -35,8 +35,8 @@ pub use embedis::types::limiter::{Decision as RawDecision, Policy};
 pub use self::any::AnyBackend;
 pub use self::embedded::EmbeddedBackend;
 pub use self::redis::{
-    CACHE_DELETE_LUA, CACHE_INVALIDATE_TAG_LUA, CACHE_SET_LUA, LEASE_LUA, LIMITER_LUA, RedisBackend,
-    RedisBackendBuilder,
+    CACHE_DELETE_LUA, CACHE_INVALIDATE_TAG_LUA, CACHE_SET_LUA, LEASE_LUA, LIMITER_LUA,
+    RedisBackend, RedisBackendBuilder,
 };
 use crate::error::Result;
 
@@ -187,8 +187,7 @@ pub trait Backend: Clone + Send + Sync + 'static {
 
     /// Atomically removes the cache entry `key`, its tag memberships and its `index`; true
     /// if the value existed.
-    fn cache_delete(&self, key: &[u8], index: &[u8])
-    -> impl Future<Output = Result<bool>> + Send;
+    fn cache_delete(&self, key: &[u8], index: &[u8]) -> impl Future<Output = Result<bool>> + Send;
 
     /// Atomically removes every entry of the tag set `tag` (value, index, membership in
     /// other tags) and the set; returns the value keys it held.

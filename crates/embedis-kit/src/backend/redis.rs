@@ -19,7 +19,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, Script, ScriptInvocation};
 
 use super::{
-    Backend, CacheWrite, LeaseRequest, RateLimitRequest, RawDecision, SetCondition, SetOptions, ttl_millis,
+    Backend, CacheWrite, LeaseRequest, RateLimitRequest, RawDecision, SetCondition, SetOptions,
+    ttl_millis,
 };
 use crate::error::{Error, Result};
 

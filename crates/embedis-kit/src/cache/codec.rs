@@ -114,4 +114,15 @@ mod tests {
         Json.encode(&vec![1u32, 2], &mut out).unwrap();
         assert_eq!(out, b"[1,2]");
     }
+
+    #[cfg(feature = "cbor")]
+    #[test]
+    fn cbor_round_trips_and_rejects_garbage() {
+        let mut out = Vec::new();
+        Cbor.encode(&vec![1u32, 2], &mut out).unwrap();
+        assert_eq!(out, [0x82, 0x01, 0x02]);
+        let back: Vec<u32> = Cbor.decode(&out).unwrap();
+        assert_eq!(back, [1, 2]);
+        assert!(<Cbor as Codec<Vec<u32>>>::decode(&Cbor, &[0xff, 0x00]).is_err());
+    }
 }

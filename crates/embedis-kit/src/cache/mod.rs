@@ -25,10 +25,10 @@ pub use self::codec::Cbor;
 #[cfg(feature = "json")]
 pub use self::codec::Json;
 pub use self::codec::{Codec, DefaultCodec, Raw};
-pub use self::stats::CacheStats;
 use self::envelope::{Envelope, Kind};
 use self::flight::{Flights, Outcome, Role};
 use self::near::Near;
+pub use self::stats::CacheStats;
 use self::stats::{Counters, bump};
 use crate::backend::{Backend, CacheWrite, SetOptions};
 use crate::error::{Error, Result};
@@ -271,9 +271,7 @@ impl<B: Backend, C> CacheBuilder<B, C> {
                 beta: self.beta,
                 lock_ttl: self.lock_ttl.filter(|d| !d.is_zero()),
                 lock_wait,
-                near: self
-                    .near
-                    .map(|(cap, ttl)| Near::new(cap, millis(ttl))),
+                near: self.near.map(|(cap, ttl)| Near::new(cap, millis(ttl))),
                 flights: Arc::default(),
                 counters: Counters::default(),
                 rng: AtomicU64::new(seed),
@@ -605,6 +603,12 @@ impl<B: Backend, C: Send + Sync + 'static> Cache<B, C> {
     /// for `ttl`. Within the stale grace period the stale value is returned at once and
     /// refreshed in the background; a fresh value may be refreshed early (XFetch). A
     /// loader error goes to every waiting caller and is not cached.
+    ///
+    /// Backend failures do not fail the call: the value is loaded without the cache (and
+    /// counted in `backend_errors`). Waiting for another process's load sleeps on the Tokio
+    /// timer (a runtime with time enabled); in-process waiting and background refreshes need
+    /// no timer. A negative entry left by [`get_or_load_opt`](Self::get_or_load_opt) under
+    /// the same key is an [`Error::Invalid`].
     pub async fn get_or_load<T, F, Fut, E>(
         &self,
         key: impl AsRef<[u8]>,
@@ -740,7 +744,10 @@ impl<B: Backend, C: Send + Sync + 'static> Cache<B, C> {
         let task = async move {
             // A refresh that gave way to another process's load publishes nothing: waiters
             // (if any) retry and find that process's value.
-            if let Some(out) = this.lead::<T, F, Fut, E>(&key, &opts, loader, Mode::Background).await {
+            if let Some(out) = this
+                .lead::<T, F, Fut, E>(&key, &opts, loader, Mode::Background)
+                .await
+            {
                 leader.finish(Arc::new(out) as Outcome);
             }
         };
@@ -785,7 +792,10 @@ impl<B: Backend, C: Send + Sync + 'static> Cache<B, C> {
             let mut waited = Duration::ZERO;
             let mut pause = Duration::from_millis(2);
             loop {
-                match b.set(&lock, token.as_bytes(), SetOptions::if_absent(lock_ttl)).await {
+                match b
+                    .set(&lock, token.as_bytes(), SetOptions::if_absent(lock_ttl))
+                    .await
+                {
                     Ok(true) => {
                         holding = true;
                         break;
@@ -830,7 +840,12 @@ impl<B: Backend, C: Send + Sync + 'static> Cache<B, C> {
         }
     }
 
-    async fn load_and_store<T, F, Fut, E>(&self, key: &[u8], opts: &LoadOptions, loader: F) -> Shared<T>
+    async fn load_and_store<T, F, Fut, E>(
+        &self,
+        key: &[u8],
+        opts: &LoadOptions,
+        loader: F,
+    ) -> Shared<T>
     where
         C: Codec<T>,
         F: FnOnce() -> Fut,
