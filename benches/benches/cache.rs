@@ -10,6 +10,11 @@
 //! are skipped when it is not installed.
 //!
 //! Run: `cargo bench -p embedis-benches --bench cache`.
+//!
+//! Measured 2026-11-23 on the shared 2-core dev machine under load average ~20 (so every
+//! number is inflated; compare the ratios), lto off: embedded get hit 3.0 µs,
+//! embedded get_or_load hit 2.3 µs, redis get hit 152 µs, redis get_or_load hit 192 µs,
+//! redis + near cache get hit 2.9 µs.
 
 use std::hint::black_box;
 use std::process::{Child, Command, Stdio};
