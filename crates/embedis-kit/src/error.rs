@@ -18,6 +18,11 @@ pub enum Error {
     Invalid(String),
     /// The backend replied with something the kit did not expect.
     Protocol(String),
+    // --- cache ---
+    /// A cache loader failed (every caller waiting on that load gets the same error).
+    Load(std::sync::Arc<dyn std::error::Error + Send + Sync>),
+    /// A value could not be encoded by the cache's codec.
+    Encode(String),
 }
 
 impl fmt::Display for Error {
@@ -29,6 +34,8 @@ impl fmt::Display for Error {
             Error::CircuitOpen => f.write_str("circuit breaker open"),
             Error::Invalid(s) => write!(f, "invalid: {s}"),
             Error::Protocol(s) => write!(f, "unexpected reply: {s}"),
+            Error::Load(e) => write!(f, "cache loader failed: {e}"),
+            Error::Encode(s) => write!(f, "cache codec: {s}"),
         }
     }
 }

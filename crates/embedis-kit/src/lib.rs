@@ -12,6 +12,9 @@
 //!   waiting with jittered backoff and a deadline, a guard that releases on drop.
 //! - [`session`] (feature `sessions`): a `tower_sessions::SessionStore` over any backend,
 //!   refresh-token rotation with reuse detection, and revoke-all per user.
+//! - [`cache`]: typed cache-aside with single-flight loads (in-process and across
+//!   processes), stale-while-revalidate, XFetch early refresh, negative caching,
+//!   invalidation by key, tag and prefix, counters and an optional near cache.
 //! - [`headers`]: `RateLimit`/`RateLimit-Policy` (IETF draft 11), `X-RateLimit-*` and
 //!   `Retry-After`.
 //!
@@ -34,6 +37,7 @@
 //! ```
 
 pub mod backend;
+pub mod cache;
 mod error;
 pub mod headers;
 pub mod limiter;

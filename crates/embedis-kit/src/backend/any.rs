@@ -5,7 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{
-    Backend, EmbeddedBackend, LeaseRequest, LockAttempt, RateLimitRequest, RawDecision,
+    Backend, CacheWrite, EmbeddedBackend, LeaseRequest, LockAttempt, RateLimitRequest, RawDecision,
     RedisBackend, RotateOutcome, SetCondition, SetOptions,
 };
 use crate::error::Result;
@@ -153,5 +153,27 @@ impl Backend for AnyBackend {
         ttl: Duration,
     ) -> Result<RotateOutcome> {
         delegate!(self, b => b.refresh_rotate(key, presented, new, ttl).await)
+    }
+
+    // --- cache ---
+
+    async fn cache_set(&self, w: CacheWrite<'_>) -> Result<()> {
+        delegate!(self, b => b.cache_set(w).await)
+    }
+
+    async fn cache_delete(&self, key: &[u8], index: &[u8]) -> Result<bool> {
+        delegate!(self, b => b.cache_delete(key, index).await)
+    }
+
+    async fn cache_invalidate_tag(&self, tag: &[u8]) -> Result<Vec<Bytes>> {
+        delegate!(self, b => b.cache_invalidate_tag(tag).await)
+    }
+
+    async fn scan(&self, cursor: u64, pattern: &[u8], count: usize) -> Result<(u64, Vec<Bytes>)> {
+        delegate!(self, b => b.scan(cursor, pattern, count).await)
+    }
+
+    fn local_clock(&self) -> Option<std::sync::Arc<dyn embedis::Clock>> {
+        delegate!(self, b => b.local_clock())
     }
 }

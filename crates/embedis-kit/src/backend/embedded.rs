@@ -6,20 +6,20 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use embedis::Db;
-use embedis::cmd::keys::ExpireCondition;
-use embedis::cmd::string::SetOptions as EngineSet;
-
-use embedis::cmd::hash::{hdel_exec, hexists_exec, hget_exec, hincrby_exec, hset_exec};
+use embedis::cmd::hash::{
+    hdel_exec, hexists_exec, hget_exec, hgetall_exec, hincrby_exec, hset_exec,
+};
 use embedis::cmd::keys::{
-    ExpireCommand, ExpireFlags, Ttl, del_exec, exists_exec, expire_exec, ttl_exec, type_exec,
+    ExpireCommand, ExpireCondition, ExpireFlags, ScanOptions, Ttl, del_exec, exists_exec,
+    expire_exec, ttl_exec, type_exec,
 };
 use embedis::cmd::set::{sadd_exec, smembers_exec, srem_exec};
-use embedis::cmd::string::{incr_by_exec, set_exec};
+use embedis::cmd::string::{SetOptions as EngineSet, incr_by_exec, set_exec};
 use embedis::keyspace::Access;
 
 use super::{
-    Backend, LeaseRequest, LockAttempt, RateLimitRequest, RawDecision, RotateOutcome, SetCondition,
-    SetOptions, ttl_millis,
+    Backend, CacheWrite, LeaseRequest, LockAttempt, RateLimitRequest, RawDecision, RotateOutcome,
+    SetCondition, SetOptions, ttl_millis,
 };
 use crate::error::Result;
 
@@ -182,7 +182,7 @@ impl Backend for EmbeddedBackend {
             // Prune a few (the set's order is arbitrary, like SRANDMEMBER's sample).
             let members = smembers_exec(a, index)?;
             prune(a, index, prefix, members.into_iter().take(PRUNE_SAMPLE))?;
-            sadd_exec(a, index, &[member])?;
+            sadd_exec(a, &self.set_limits(), index, &[member])?;
             let keep = match ttl_exec(a, index, true, true) {
                 Ttl::Expires(cur) => cur < at,
                 Ttl::Persistent | Ttl::Missing => true,
@@ -241,7 +241,7 @@ impl Backend for EmbeddedBackend {
             let ends = ends.to_string();
             let fields: [(&[u8], &[u8]); 3] =
                 [(b"user", user), (b"cur", digest), (b"end", ends.as_bytes())];
-            hset_exec(a, key, fields)?;
+            hset_exec(a, &self.hash_limits(), key, fields)?;
             pexpire(a, key, ttl)?;
             Ok(true)
         })
@@ -273,14 +273,14 @@ impl Backend for EmbeddedBackend {
                     }
                     ttl = ttl.min(ends - now);
                 }
-                let n = hincrby_exec(a, key, b"n", 1)?;
+                let n = hincrby_exec(a, &self.hash_limits(), key, b"n", 1)?;
                 let (n_text, slot) = (n.to_string(), format!("h:{n}"));
                 let fields: [(&[u8], &[u8]); 3] = [
                     (b"cur", new),
                     (&used, n_text.as_bytes()),
                     (slot.as_bytes(), presented),
                 ];
-                hset_exec(a, key, fields)?;
+                hset_exec(a, &self.hash_limits(), key, fields)?;
                 if n > REFRESH_USED_KEPT {
                     let gone = format!("h:{}", n - REFRESH_USED_KEPT);
                     if let Some(old) = hget_exec(a, key, gone.as_bytes())? {
@@ -297,6 +297,77 @@ impl Backend for EmbeddedBackend {
             }
             Ok(RotateOutcome::Invalid)
         })
+    }
+
+    // --- cache ---
+
+    async fn cache_set(&self, w: CacheWrite<'_>) -> Result<()> {
+        let ms = i64::try_from(ttl_millis(w.ttl)).unwrap_or(i64::MAX);
+        self.with_all(|a| {
+            for old in smembers_exec(a, w.index)? {
+                hdel_exec(a, &old, &[w.key])?;
+            }
+            del_exec(a, &[w.index]);
+            set_exec(a, w.key, w.value, &EngineSet::default().px(ms))?;
+            for tag in w.tags {
+                sadd_exec(a, &self.set_limits(), w.index, &[*tag])?;
+                hset_exec(a, &self.hash_limits(), tag, [(w.key, w.index)])?;
+                if !matches!(ttl_exec(a, tag, true, false), Ttl::Expires(left) if left >= ms) {
+                    expire_exec(a, tag, ExpireCommand::PExpire, ms, ExpireFlags::default())?;
+                }
+            }
+            if !w.tags.is_empty() {
+                expire_exec(
+                    a,
+                    w.index,
+                    ExpireCommand::PExpire,
+                    ms,
+                    ExpireFlags::default(),
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    async fn cache_delete(&self, key: &[u8], index: &[u8]) -> Result<bool> {
+        self.with_all(|a| {
+            for tag in smembers_exec(a, index)? {
+                hdel_exec(a, &tag, &[key])?;
+            }
+            del_exec(a, &[index]);
+            Ok(del_exec(a, &[key]) == 1)
+        })
+    }
+
+    async fn cache_invalidate_tag(&self, tag: &[u8]) -> Result<Vec<Bytes>> {
+        self.with_all(|a| {
+            let members = hgetall_exec(a, tag)?;
+            let mut keys = Vec::with_capacity(members.len());
+            for (key, index) in members {
+                for other in smembers_exec(a, &index)? {
+                    if other != tag {
+                        hdel_exec(a, &other, &[&key])?;
+                    }
+                }
+                del_exec(a, &[&index, &key]);
+                keys.push(key);
+            }
+            del_exec(a, &[tag]);
+            Ok(keys)
+        })
+    }
+
+    async fn scan(&self, cursor: u64, pattern: &[u8], count: usize) -> Result<(u64, Vec<Bytes>)> {
+        let opts = ScanOptions {
+            pattern: Some(Bytes::copy_from_slice(pattern)),
+            count: count.max(1),
+            type_name: None,
+        };
+        Ok(self.db.scan(cursor, &opts))
+    }
+
+    fn local_clock(&self) -> Option<std::sync::Arc<dyn embedis::Clock>> {
+        Some(self.db.engine().clock.clone())
     }
 }
 
@@ -316,6 +387,17 @@ impl EmbeddedBackend {
             .keyspace
             .lock_key(key, &e.stats, self.db.index(), e.clock.now_millis());
         f(&mut a)
+    }
+
+    /// The engine's current set encoding limits (`set-max-intset-entries`), which the
+    /// engine's SADD takes as an argument so that CONFIG SET applies to every writer.
+    fn set_limits(&self) -> embedis::types::set::SetLimits {
+        embedis::cmd::set::limits(self.db.engine())
+    }
+
+    /// The engine's current hash encoding limits (`hash-max-listpack-*`).
+    fn hash_limits(&self) -> embedis::types::hash::HashLimits {
+        embedis::cmd::hash::limits(self.db.engine())
     }
 
     /// Runs `f` with every shard locked (operations on several keys), on the engine's clock.

@@ -5,7 +5,7 @@
 //! | --- | --- |
 //! | rate limiter | [`rate_limit`](Backend::rate_limit) (one or several policies, atomic, all-or-nothing), [`delete`](Backend::delete) to reset |
 //! | concurrency limiter | [`lease_acquire`](Backend::lease_acquire), [`lease_release`](Backend::lease_release), [`lease_renew`](Backend::lease_renew) |
-//! | cache | [`get`](Backend::get), [`set`](Backend::set) with TTL, [`delete`](Backend::delete) |
+//! | cache | [`get`](Backend::get), [`cache_set`](Backend::cache_set) (value, TTL and tag memberships, atomic), [`cache_delete`](Backend::cache_delete), [`cache_invalidate_tag`](Backend::cache_invalidate_tag), [`scan`](Backend::scan) for prefixes, [`set`](Backend::set) if absent for the single-flight lock |
 //! | locks | [`lock_acquire`](Backend::lock_acquire) (SET NX PX plus a fencing counter, atomic), [`compare_and_delete`](Backend::compare_and_delete), [`compare_and_expire`](Backend::compare_and_expire) |
 //! | session store | [`set_until`](Backend::set_until), [`get`](Backend::get), [`delete`](Backend::delete); per-user index: [`index_add`](Backend::index_add), [`index_members`](Backend::index_members), [`index_purge`](Backend::index_purge) |
 //! | refresh tokens | [`refresh_create`](Backend::refresh_create), [`refresh_rotate`](Backend::refresh_rotate), and the index operations |
@@ -34,10 +34,10 @@ pub use embedis::types::limiter::{Decision as RawDecision, Policy};
 
 pub use self::any::AnyBackend;
 pub use self::embedded::EmbeddedBackend;
-pub use self::redis::{LEASE_LUA, LIMITER_LUA, RedisBackend, RedisBackendBuilder};
-// --- locks and sessions ---
-pub use self::redis::{LOCK_ACQUIRE_LUA, SESSION_INDEX_LUA, SESSION_REFRESH_LUA};
-// --- end locks and sessions ---
+pub use self::redis::{
+    CACHE_DELETE_LUA, CACHE_INVALIDATE_TAG_LUA, CACHE_SET_LUA, LEASE_LUA, LIMITER_LUA,
+    LOCK_ACQUIRE_LUA, RedisBackend, RedisBackendBuilder, SESSION_INDEX_LUA, SESSION_REFRESH_LUA,
+};
 use crate::error::Result;
 
 /// One policy applied to one key.
@@ -287,6 +287,52 @@ pub trait Backend: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<RotateOutcome>> + Send;
 
     // --- end locks and sessions ---
+
+    // --- cache ---
+
+    /// Atomically stores a cache entry and replaces its tag memberships: the value goes to
+    /// `w.key` with `w.ttl`; `w.key` leaves the tag sets named in `w.index` (its previous
+    /// tags), joins each of `w.tags` (a hash: value key -> index key, its TTL raised to at
+    /// least `w.ttl`), and `w.index` becomes the set of `w.tags` (same TTL as the value).
+    fn cache_set(&self, w: CacheWrite<'_>) -> impl Future<Output = Result<()>> + Send;
+
+    /// Atomically removes the cache entry `key`, its tag memberships and its `index`; true
+    /// if the value existed.
+    fn cache_delete(&self, key: &[u8], index: &[u8]) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Atomically removes every entry of the tag set `tag` (value, index, membership in
+    /// other tags) and the set; returns the value keys it held.
+    fn cache_invalidate_tag(&self, tag: &[u8]) -> impl Future<Output = Result<Vec<Bytes>>> + Send;
+
+    /// One SCAN step: keys matching the glob `pattern` from `cursor` (0 starts; a returned
+    /// 0 ends the iteration).
+    fn scan(
+        &self,
+        cursor: u64,
+        pattern: &[u8],
+        count: usize,
+    ) -> impl Future<Output = Result<(u64, Vec<Bytes>)>> + Send;
+
+    /// The backend's clock when it lives in this process (the engine clock of
+    /// [`EmbeddedBackend`]); `None` for a remote server.
+    fn local_clock(&self) -> Option<std::sync::Arc<dyn embedis::Clock>>;
+}
+
+// --- cache ---
+
+/// One cache entry to write with [`Backend::cache_set`].
+#[derive(Debug, Clone, Copy)]
+pub struct CacheWrite<'a> {
+    /// The value's key.
+    pub key: &'a [u8],
+    /// The stored bytes.
+    pub value: &'a [u8],
+    /// Time to live of the value (and of its index).
+    pub ttl: Duration,
+    /// The key of the set naming the tag sets `key` belongs to.
+    pub index: &'a [u8],
+    /// The tag set keys `key` belongs to after the write.
+    pub tags: &'a [&'a [u8]],
 }
 
 /// Duration as whole milliseconds, at least 1 (Redis refuses a zero TTL).

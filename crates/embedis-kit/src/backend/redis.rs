@@ -19,8 +19,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, Script, ScriptInvocation};
 
 use super::{
-    Backend, LeaseRequest, LockAttempt, RateLimitRequest, RawDecision, RotateOutcome, SetCondition,
-    SetOptions, ttl_millis,
+    Backend, CacheWrite, LeaseRequest, LockAttempt, RateLimitRequest, RawDecision, RotateOutcome,
+    SetCondition, SetOptions, ttl_millis,
 };
 use crate::error::{Error, Result};
 
@@ -28,6 +28,12 @@ use crate::error::{Error, Result};
 pub const LIMITER_LUA: &str = include_str!("../lua/limiter.lua");
 /// The concurrency limiter script.
 pub const LEASE_LUA: &str = include_str!("../lua/lease.lua");
+/// The cache's atomic write (value, index, tag sets).
+pub const CACHE_SET_LUA: &str = include_str!("../lua/cache_set.lua");
+/// The cache's atomic delete of one entry.
+pub const CACHE_DELETE_LUA: &str = include_str!("../lua/cache_delete.lua");
+/// The cache's atomic tag invalidation.
+pub const CACHE_INVALIDATE_TAG_LUA: &str = include_str!("../lua/cache_invalidate_tag.lua");
 const COMPARE_AND_DELETE_LUA: &str =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 const COMPARE_AND_EXPIRE_LUA: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
@@ -60,6 +66,10 @@ struct Scripts {
     lock_acquire: Script,
     session_index: Script,
     session_refresh: Script,
+    // --- cache ---
+    cache_set: Script,
+    cache_delete: Script,
+    cache_invalidate_tag: Script,
 }
 
 /// Runs the kit on Redis (or Valkey, or an embedis server).
@@ -167,6 +177,10 @@ impl RedisBackendBuilder {
             lock_acquire: Script::new(LOCK_ACQUIRE_LUA),
             session_index: Script::new(SESSION_INDEX_LUA),
             session_refresh: Script::new(SESSION_REFRESH_LUA),
+            // --- cache ---
+            cache_set: Script::new(CACHE_SET_LUA),
+            cache_delete: Script::new(CACHE_DELETE_LUA),
+            cache_invalidate_tag: Script::new(CACHE_INVALIDATE_TAG_LUA),
         });
         #[cfg(feature = "cluster")]
         if let Some(nodes) = self.cluster {
@@ -495,5 +509,50 @@ impl Backend for RedisBackend {
             Some(redis::Value::Int(2)) => Ok(RotateOutcome::Reused { user: user()? }),
             _ => Err(Error::Protocol(format!("refresh script returned {v:?}"))),
         }
+    }
+
+    // --- cache ---
+
+    async fn cache_set(&self, w: CacheWrite<'_>) -> Result<()> {
+        let mut inv = self.scripts.cache_set.prepare_invoke();
+        inv.key(w.key).key(w.index);
+        for tag in w.tags {
+            inv.key(*tag);
+        }
+        inv.arg(w.value).arg(ttl_millis(w.ttl));
+        let _: i64 = self.invoke(&inv).await?;
+        Ok(())
+    }
+
+    async fn cache_delete(&self, key: &[u8], index: &[u8]) -> Result<bool> {
+        let mut inv = self.scripts.cache_delete.prepare_invoke();
+        inv.key(key).key(index);
+        let n: i64 = self.invoke(&inv).await?;
+        Ok(n == 1)
+    }
+
+    async fn cache_invalidate_tag(&self, tag: &[u8]) -> Result<Vec<Bytes>> {
+        let mut inv = self.scripts.cache_invalidate_tag.prepare_invoke();
+        inv.key(tag);
+        let keys: Vec<Vec<u8>> = self.invoke(&inv).await?;
+        Ok(keys.into_iter().map(Bytes::from).collect())
+    }
+
+    async fn scan(&self, cursor: u64, pattern: &[u8], count: usize) -> Result<(u64, Vec<Bytes>)> {
+        let (next, keys): (u64, Vec<Vec<u8>>) = self
+            .query(
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(pattern)
+                    .arg("COUNT")
+                    .arg(count.max(1)),
+            )
+            .await?;
+        Ok((next, keys.into_iter().map(Bytes::from).collect()))
+    }
+
+    fn local_clock(&self) -> Option<std::sync::Arc<dyn embedis::Clock>> {
+        None
     }
 }

@@ -132,6 +132,24 @@ impl Backend for Flaky {
     ) -> Result<crate::backend::RotateOutcome> {
         self.inner.refresh_rotate(key, presented, new, ttl).await
     }
+
+    // --- cache ---
+
+    async fn cache_set(&self, w: crate::backend::CacheWrite<'_>) -> Result<()> {
+        self.inner.cache_set(w).await
+    }
+    async fn cache_delete(&self, key: &[u8], index: &[u8]) -> Result<bool> {
+        self.inner.cache_delete(key, index).await
+    }
+    async fn cache_invalidate_tag(&self, tag: &[u8]) -> Result<Vec<Bytes>> {
+        self.inner.cache_invalidate_tag(tag).await
+    }
+    async fn scan(&self, cursor: u64, pattern: &[u8], count: usize) -> Result<(u64, Vec<Bytes>)> {
+        self.inner.scan(cursor, pattern, count).await
+    }
+    fn local_clock(&self) -> Option<Arc<dyn embedis::Clock>> {
+        self.inner.local_clock()
+    }
 }
 
 fn flaky(hang: bool) -> (Flaky, Arc<AtomicBool>) {
