@@ -370,7 +370,9 @@ fn function_kill(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> Result<Reply> {
 }
 
 fn function_dump(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> Result<Reply> {
-    Ok(Reply::Bulk(Bytes::from(script::function_dump_exec(ctx.engine))))
+    Ok(Reply::Bulk(Bytes::from(script::function_dump_exec(
+        ctx.engine,
+    ))))
 }
 
 fn function_restore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {

@@ -111,7 +111,10 @@ impl Libraries {
         }
         for lib in src.libs.values() {
             for f in &lib.functions {
-                if merged.by_function.contains_key(&f.name.to_ascii_lowercase()) {
+                if merged
+                    .by_function
+                    .contains_key(&f.name.to_ascii_lowercase())
+                {
                     return Err(Error::err_msg(format_args!(
                         "Function {} already exists",
                         f.name

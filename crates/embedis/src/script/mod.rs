@@ -337,13 +337,15 @@ pub fn declared_flags(engine: &Engine, name: &str, args: &[Bytes]) -> Option<Scr
                 None => shebang::eval_flags(body).ok()?.0,
             }
         }
-        "fcall" | "fcall_ro" => engine
-            .scripting
-            .states
-            .lock()
-            .libraries
-            .function(args.get(1)?)?
-            .flags,
+        "fcall" | "fcall_ro" => {
+            engine
+                .scripting
+                .states
+                .lock()
+                .libraries
+                .function(args.get(1)?)?
+                .flags
+        }
         _ => return None,
     };
     (!flags.has(ScriptFlags::EVAL_COMPAT_MODE)).then_some(flags)
@@ -482,10 +484,7 @@ fn dispatch(
             "ERR Write commands are not allowed from read-only scripts.",
         );
     }
-    if rc.deny_oom
-        && cmd.spec.has(DENYOOM)
-        && !rc.engine.scripting.wrote.load(Ordering::Relaxed)
-    {
+    if rc.deny_oom && cmd.spec.has(DENYOOM) && !rc.engine.scripting.wrote.load(Ordering::Relaxed) {
         return refuse(lua, &error_text_of(&Error::Oom));
     }
     if cmd.spec.has(WRITE) {
