@@ -778,3 +778,38 @@ fn script_client_denies_blocking_and_sorts_sets() {
     };
     assert_eq!(v.len(), 3);
 }
+
+#[test]
+fn maps_and_sets_containing_themselves_are_cut_where_redis_cuts_them() {
+    let db = Db::new();
+    let depth = |script: &str, key: bool| {
+        let r = eval(&db, script, &[], &[]);
+        let mut depth = 0;
+        let mut cur = &r;
+        loop {
+            cur = match cur {
+                Reply::Array(v) | Reply::Set(v) => &v[v.len() - 1],
+                Reply::Map(p) if key => &p[0].0,
+                Reply::Map(p) => &p[0].1,
+                _ => break,
+            };
+            depth += 1;
+        }
+        assert_eq!(err(cur), "ERR reached lua stack limit");
+        depth
+    };
+    // Measured on Redis 7.0.15.
+    assert_eq!(depth("local t = {} t.map = {k = t} return t", false), 2665);
+    assert_eq!(
+        depth("local t = {} t.map = {} t.map[t] = 1 return t", true),
+        1999
+    );
+    assert_eq!(
+        depth("local t = {} t.set = {} t.set[t] = true return t", false),
+        2665
+    );
+    assert_eq!(
+        depth("local t = {} t.map = {k = {1, t}} return t", false),
+        3997
+    );
+}
