@@ -9,6 +9,12 @@
 //! lock passed as `held`: no other client or script observes a partial state. WATCH registers
 //! keys in [`crate::keyspace::watch`]; any write to a watched key (from any client, a script,
 //! expiry, FLUSHDB/FLUSHALL/SWAPDB) sets the client's flag and EXEC then answers a null array.
+//!
+//! maxmemory as in Redis: over the limit, every command inside MULTI but EXEC, DISCARD, QUIT
+//! and RESET is refused (failing the transaction), and EXEC is refused with
+//! `EXECABORT ... because of: OOM ...` when a queued command may grow memory (`denyoom`, or a
+//! script with declared flags lacking `no-writes`/`allow-oom`). Commands inside EXEC are not
+//! checked again. EXEC sets `deny_blocking` while it runs, as Redis does.
 
 use std::sync::Arc;
 

@@ -43,7 +43,17 @@
 //! when the lock is taken, and expiry checks use it. TIME itself is not frozen in Redis 7.0
 //! (checked on 7.0.15) and reads the engine's clock.
 //!
-//! # Memory
+//! # maxmemory
+//!
+//! Redis 7.0's rules, checked against redis-server: a script that declared flags (shebang or
+//! `register_function` flags) without `no-writes` or `allow-oom` is refused with OOM before it
+//! runs when memory is over `maxmemory` ([`oom_check`], [`denies_oom`] for EXEC's queue); a
+//! script without a shebang runs, but its first `denyoom` call is refused unless a write
+//! command came before it in the same run. Inside EXEC the memory state is taken when each
+//! script starts, and a flagged script without `allow-oom`/`no-writes` gets Redis's "allow-oom
+//! flag is not set" error.
+//!
+//! # Lua memory
 //!
 //! Each run (and each compilation) may grow the Lua state by [`DEFAULT_MEMORY_BUDGET`]
 //! (changeable with [`Scripting::set_memory_budget`]); past that, allocations fail and the
