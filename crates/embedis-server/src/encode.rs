@@ -17,6 +17,23 @@ use embedis::num::fmt_f64_17g;
 
 /// Appends `reply` to `out` in the given protocol version (2 or 3).
 pub fn encode(reply: &Reply, resp: u8, out: &mut Vec<u8>) {
+    encode_at(reply, resp, out, 0);
+}
+
+/// Nesting up to which encoding recurses on the thread's stack as is; deeper replies (a
+/// script's result may nest ~8000 levels, as in Redis) grow it on the heap.
+const PLAIN_DEPTH: usize = 64;
+
+/// Encodes an element of an aggregate at `depth`.
+fn nested(reply: &Reply, resp: u8, out: &mut Vec<u8>, depth: usize) {
+    if depth < PLAIN_DEPTH {
+        encode_at(reply, resp, out, depth);
+    } else {
+        stacker::maybe_grow(64 << 10, 1 << 20, || encode_at(reply, resp, out, depth));
+    }
+}
+
+fn encode_at(reply: &Reply, resp: u8, out: &mut Vec<u8>, depth: usize) {
     let resp3 = resp >= 3;
     match reply {
         Reply::Ok => out.extend_from_slice(b"+OK\r\n"),
@@ -37,7 +54,7 @@ pub fn encode(reply: &Reply, resp: u8, out: &mut Vec<u8>) {
         Reply::Array(items) => {
             length(b'*', items.len(), out);
             for item in items {
-                encode(item, resp, out);
+                nested(item, resp, out, depth + 1);
             }
         }
         Reply::Map(pairs) => {
@@ -47,20 +64,20 @@ pub fn encode(reply: &Reply, resp: u8, out: &mut Vec<u8>) {
                 length(b'*', pairs.len() * 2, out);
             }
             for (k, v) in pairs {
-                encode(k, resp, out);
-                encode(v, resp, out);
+                nested(k, resp, out, depth + 1);
+                nested(v, resp, out, depth + 1);
             }
         }
         Reply::Set(items) => {
             length(if resp3 { b'~' } else { b'*' }, items.len(), out);
             for item in items {
-                encode(item, resp, out);
+                nested(item, resp, out, depth + 1);
             }
         }
         Reply::Push(items) => {
             length(if resp3 { b'>' } else { b'*' }, items.len(), out);
             for item in items {
-                encode(item, resp, out);
+                nested(item, resp, out, depth + 1);
             }
         }
         Reply::Double(d) => {
@@ -82,9 +99,11 @@ pub fn encode(reply: &Reply, resp: u8, out: &mut Vec<u8>) {
         Reply::Verbatim(text) => bulk(text, out),
         Reply::Frames(frames) => {
             for frame in frames {
-                encode(frame, resp, out);
+                nested(frame, resp, out, depth);
             }
         }
+        Reply::BigNumber(text) if resp3 => line(b'(', text, out),
+        Reply::BigNumber(text) => bulk(text, out),
         // Sent already, through the client's push queue (SUBSCRIBE and friends).
         Reply::Pushed => {}
         // `Reply` is non-exhaustive: a shape added to the engine must be added here too.

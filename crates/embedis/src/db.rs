@@ -283,6 +283,9 @@ pub struct ClientState {
     /// Set while blocking commands must not block (inside MULTI/EXEC or a script, like
     /// Redis's `CLIENT_DENY_BLOCKING`): they reply as their timeout would, at once.
     pub deny_blocking: bool,
+    /// The client scripts run their commands as (Redis's `CLIENT_SCRIPT`): SORT sorts sets
+    /// even under `BY nosort` for it.
+    pub(crate) is_script: bool,
     /// Whether the running call may block (set by [`Session::execute_or_block`] only).
     pub(crate) block_allowed: bool,
     /// A waiter registered by the running command, for [`Session::execute_or_block`].
@@ -306,6 +309,7 @@ impl ClientState {
             tx: Default::default(),
             pubsub: None,
             deny_blocking: false,
+            is_script: false,
             block_allowed: false,
             blocked: None,
         }

@@ -275,9 +275,18 @@ pub const LIBRARY_NOT_FOUND: Error = Error::Static("ERR Library not found");
 pub const FUNCTION_CODE_MISSING: Error = Error::Static("ERR Function code is missing");
 /// `ERR library name argument was not given` (FUNCTION LIST LIBRARYNAME)
 pub const LIBRARYNAME_ARG_MISSING: Error = Error::Static("ERR library name argument was not given");
-/// FUNCTION DUMP / RESTORE come with persistence (not a Redis text).
-pub const FUNCTION_DUMP_UNSUPPORTED: Error = Error::Static(
-    "ERR FUNCTION DUMP and FUNCTION RESTORE are not supported yet (they come with persistence)",
+/// A script that declared flags without `allow-oom` (or `no-writes`), started over
+/// `maxmemory` where the command was not refused before running (inside EXEC).
+pub const OOM_SCRIPT_FLAG: Error = Error::Static(
+    "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'",
+);
+/// FUNCTION RESTORE: a record that is not a library.
+pub const NOT_A_FUNCTION_PAYLOAD: Error = Error::Static("ERR given type is not a function");
+/// FUNCTION RESTORE: no record type could be read.
+pub const FUNCTION_PAYLOAD_TYPE: Error = Error::Static("ERR can not read data type");
+/// FUNCTION RESTORE with a policy other than FLUSH, APPEND or REPLACE.
+pub const RESTORE_POLICY_INVALID: Error = Error::Static(
+    "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
 );
 // Rate limiter commands (cmd/limiter.rs). CL.THROTTLE's texts are redis-cell's, which
 // prefixes everything with "Cell error: " (and its own errors with "Store error: ").

@@ -37,6 +37,9 @@ pub enum Reply {
     Bool(bool),
     /// A verbatim string (`=txt:...`), e.g. INFO; RESP2 sends a bulk string.
     Verbatim(Bytes),
+    /// A big number (`(<digits>`), which only scripts return (`{big_number=...}`); RESP2 sends
+    /// a bulk string.
+    BigNumber(Bytes),
     /// An out-of-band push (pub/sub messages, invalidations); RESP2 sends it as an array.
     Push(Vec<Reply>),
     /// Several frames sent one after the other where one reply is expected: (un)subscribing

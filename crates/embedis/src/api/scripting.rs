@@ -48,13 +48,15 @@ impl Db {
             Source::Sha(s) => (if read_only { "EVALSHA_RO" } else { "EVALSHA" }, s),
         };
         let command = command_line(name, target, &keys, &args);
+        let engine = &**self.engine();
+        let oom = script::oom_check(engine, &name.to_ascii_lowercase(), &command)?;
         let call = Call {
             keys: &keys,
             args: &args,
             read_only,
             command: &command,
+            oom,
         };
-        let engine = &**self.engine();
         into_result(atomic_block(engine, None, self.index(), |a| {
             script::eval_exec(engine, a, source, &call)
         }))
@@ -208,13 +210,15 @@ impl Db {
     ) -> Result<Reply> {
         let name = if read_only { "FCALL_RO" } else { "FCALL" };
         let command = command_line(name, function.as_bytes(), &keys, &args);
+        let engine = &**self.engine();
+        let oom = script::oom_check(engine, &name.to_ascii_lowercase(), &command)?;
         let call = Call {
             keys: &keys,
             args: &args,
             read_only,
             command: &command,
+            oom,
         };
-        let engine = &**self.engine();
         into_result(atomic_block(engine, None, self.index(), |a| {
             script::fcall_exec(engine, a, function.as_bytes(), &call)
         }))

@@ -55,6 +55,7 @@ fn eval_generic(
     by_sha: bool,
     read_only: bool,
 ) -> Result<Reply> {
+    let oom = oom_state(ctx, args)?;
     if by_sha && args[1].len() != 40 {
         return Err(error::NOSCRIPT);
     }
@@ -64,6 +65,7 @@ fn eval_generic(
         args: argv,
         read_only,
         command: args,
+        oom,
     };
     let source = if by_sha {
         Source::Sha(&args[1])
@@ -96,7 +98,20 @@ fn evalsha_ro(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 // ---------------------------------------------------------------------------------------
 // FCALL
 
+/// Redis's OOM rules for a script command (see [`script::oom_check`]). Inside EXEC, memory is
+/// checked again when the script starts (a CONFIG SET earlier in the transaction counts, as in
+/// Redis 7.0), and a script that declared flags without `allow-oom`/`no-writes` is refused by
+/// [`script::eval_exec`] then.
+fn oom_state(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<bool> {
+    if let Some(held) = ctx.held.as_deref_mut() {
+        return Ok(ctx.engine.check_maxmemory(Some(held), true).is_err());
+    }
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    script::oom_check(ctx.engine, &name, args)
+}
+
 fn fcall_generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], read_only: bool) -> Result<Reply> {
+    let oom = oom_state(ctx, args)?;
     let engine = ctx.engine;
     // Redis looks the function up before reading the number of keys.
     if !function_exists(engine, &args[1]) {
@@ -108,6 +123,7 @@ fn fcall_generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], read_only: bool) -> Resu
         args: argv,
         read_only,
         command: args,
+        oom,
     };
     let db = ctx.db();
     let name = &args[1];
@@ -353,12 +369,29 @@ fn function_kill(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> Result<Reply> {
     Ok(Reply::Ok)
 }
 
-fn function_dump(_ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> Result<Reply> {
-    Err(error::FUNCTION_DUMP_UNSUPPORTED)
+fn function_dump(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> Result<Reply> {
+    Ok(Reply::Bulk(Bytes::from(script::function_dump_exec(
+        ctx.engine,
+    ))))
 }
 
-fn function_restore(_ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> Result<Reply> {
-    Err(error::FUNCTION_DUMP_UNSUPPORTED)
+fn function_restore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
+    if args.len() > 4 {
+        return Err(Error::err_msg(format_args!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+            String::from_utf8_lossy(&args[1])
+        )));
+    }
+    let policy = match args.get(3) {
+        None => script::RestorePolicy::Append,
+        Some(p) if is(p, "append") => script::RestorePolicy::Append,
+        Some(p) if is(p, "replace") => script::RestorePolicy::Replace,
+        Some(p) if is(p, "flush") => script::RestorePolicy::Flush,
+        Some(_) => return Err(error::RESTORE_POLICY_INVALID),
+    };
+    script::function_restore_exec(ctx.engine, &args[2], policy)?;
+    ctx.engine.stats.dirty.inc();
+    Ok(Reply::Ok)
 }
 
 const FUNCTION_HELP: &[&str] = &[

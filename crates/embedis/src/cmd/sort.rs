@@ -591,7 +591,8 @@ fn sort_ro(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 fn run_sort(ctx: &mut Ctx<'_, '_>, args: &[Bytes], readonly: bool) -> Result<Reply> {
-    let call = parse_sort(args, readonly)?;
+    let mut call = parse_sort(args, readonly)?;
+    call.for_script = ctx.client.is_script;
     let key = &args[1];
     let sorted = if call.touches_other_keys() {
         ctx.all(|a| sort_exec(a, key, &call))?

@@ -9,6 +9,12 @@
 //! lock passed as `held`: no other client or script observes a partial state. WATCH registers
 //! keys in [`crate::keyspace::watch`]; any write to a watched key (from any client, a script,
 //! expiry, FLUSHDB/FLUSHALL/SWAPDB) sets the client's flag and EXEC then answers a null array.
+//!
+//! maxmemory as in Redis: over the limit, every command inside MULTI but EXEC, DISCARD, QUIT
+//! and RESET is refused (failing the transaction), and EXEC is refused with
+//! `EXECABORT ... because of: OOM ...` when a queued command may grow memory (`denyoom`, or a
+//! script with declared flags lacking `no-writes`/`allow-oom`). Commands inside EXEC are not
+//! checked again. EXEC sets `deny_blocking` while it runs, as Redis does.
 
 use std::sync::Arc;
 
@@ -66,6 +72,11 @@ pub struct TxState {
     queue: Option<Vec<Queued>>,
     /// An error happened while queueing: EXEC must answer EXECABORT (`CLIENT_DIRTY_EXEC`).
     aborted: bool,
+    /// A queued command may grow memory (`denyoom`, or a script declaring flags without
+    /// `no-writes`/`allow-oom`): EXEC is refused when memory is over `maxmemory`, as Redis's
+    /// `mstate.cmd_flags & CMD_DENYOOM`.
+    denyoom: bool,
+
     /// Watched (database, key) pairs.
     watched: Vec<(usize, Bytes)>,
     /// Set by writes to watched keys; created on the first WATCH.
@@ -115,6 +126,7 @@ impl TxState {
     pub fn discard(&mut self) {
         self.queue = None;
         self.aborted = false;
+        self.denyoom = false;
         self.unwatch_all();
     }
 }
@@ -146,10 +158,22 @@ pub(crate) fn before_run(
     if in_multi && cmd.spec.has(NO_MULTI) {
         return Some(reject(engine, client, cmd, error::NOT_ALLOWED_IN_MULTI));
     }
+    // Queueing may take any amount of memory: over `maxmemory`, Redis refuses every command
+    // inside MULTI but the ones that end it.
+    if in_multi
+        && !matches!(cmd.full_name, "exec" | "discard" | "quit" | "reset")
+        && engine.check_maxmemory(None, true).is_err()
+    {
+        return Some(reject(engine, client, cmd, Error::Oom));
+    }
     if let Err(e) = crate::script::wait_if_busy(engine, cmd) {
         return Some(reject(engine, client, cmd, e));
     }
     if in_multi && !runs_inside_multi(cmd) {
+        if !client.tx.aborted && !client.tx.denyoom && crate::script::denies_oom(engine, cmd, args)
+        {
+            client.tx.denyoom = true;
+        }
         if !client.tx.aborted
             && let Some(q) = client.tx.queue.as_mut()
         {
@@ -259,6 +283,13 @@ fn exec(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> Result<Reply> {
     if !ctx.client.tx.in_multi() {
         return Err(error::EXEC_WITHOUT_MULTI);
     }
+    // Redis checks memory before running EXEC (in `processCommand`), so this comes before
+    // the queueing errors and the watched keys.
+    let oom = ctx.engine.check_maxmemory(None, true).is_err();
+    if oom && ctx.client.tx.denyoom {
+        ctx.client.tx.discard();
+        return Err(Error::exec_abort(&Error::Oom));
+    }
     if ctx.client.tx.aborted {
         ctx.client.tx.discard();
         return Err(error::EXECABORT);
@@ -267,9 +298,14 @@ fn exec(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> Result<Reply> {
     let engine = ctx.engine;
     let client = &mut *ctx.client;
     let db = client.db;
-    Ok(atomic_block(engine, ctx.held.as_deref_mut(), db, |a| {
+    // Like Redis's EXEC: blocking commands inside it reply at once (the held lock already
+    // makes them so; the flag says it to anything that looks at the client).
+    let deny_blocking = std::mem::replace(&mut client.deny_blocking, true);
+    let reply = atomic_block(engine, ctx.held.as_deref_mut(), db, |a| {
         exec_exec(engine, client, a, &queued)
-    }))
+    });
+    client.deny_blocking = deny_blocking;
+    Ok(reply)
 }
 
 /// Runs a queued transaction under the all-shards lock `a`: a null array if a watched key

@@ -13,11 +13,14 @@
 //! `big_number` the RESP3 shapes, any other table an array of its items 1..n up to the first
 //! nil.
 //!
-//! Known gaps: `{big_number=...}` replies as a bulk string and a verbatim string's format is
-//! not kept, because [`Reply`] has no such shapes; a reply nested deeper than
-//! [`MAX_REPLY_DEPTH`] (a table containing itself) is cut with Redis's "reached lua stack limit"
-//! error element sooner than Redis cuts it (~8000 levels), so that converting, encoding and
-//! dropping it stays far from the thread's stack limit.
+//! Known gap: a verbatim string's format is not kept (`txt` always), because [`Reply`] has no
+//! such shape.
+//!
+//! Depth: Redis converts a script's result recursively on the Lua stack and replies "reached
+//! lua stack limit" for an element where fewer than 4 slots are left of Lua's 8000
+//! (`lua_checkstack`); an array level takes one slot, a map or set level three (four for a map key). The
+//! conversion here is iterative and counts the same slots, so the cut falls where Redis's does
+//! (a table containing itself gives 7995 levels of arrays).
 
 use std::borrow::Cow;
 
@@ -29,8 +32,10 @@ use crate::error::Error;
 use crate::num::fmt_f64_17g;
 use crate::reply::Reply;
 
-/// How deep a script's reply may nest before the "reached lua stack limit" element.
-pub const MAX_REPLY_DEPTH: usize = 1000;
+/// Lua's `LUAI_MAXCSTACK`: the most stack slots a C function may use.
+const LUA_MAX_C_STACK: usize = 8000;
+/// Slots in use when Redis starts converting a script's result (the result among them).
+const ROOT_SLOTS: usize = 2;
 
 /// `{err = text}` for an error reply of a command (Redis's `luaPushErrorBuff("-" .. text)`).
 pub fn error_table(lua: &Lua, e: &Error) -> mlua::Result<Table> {
@@ -131,6 +136,13 @@ fn reply_to_lua_inner(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<Value>
                 Value::Number(*b as i64 as f64)
             }
         }
+        Reply::BigNumber(b) => {
+            if resp3 {
+                single(lua, "big_number", lua.create_string(b)?)?
+            } else {
+                Value::String(lua.create_string(b)?)
+            }
+        }
         Reply::Verbatim(b) => {
             if resp3 {
                 let inner = lua.create_table()?;
@@ -166,12 +178,30 @@ pub fn lua_to_reply(v: &Value, resp: u8) -> Reply {
         shape: Shape,
         children: std::vec::IntoIter<Value>,
         done: Vec<Reply>,
+        /// Lua stack slots Redis uses while converting this table.
+        slots: usize,
+    }
+    impl Frame {
+        /// The slots in use while Redis converts this table's next child: an array element is
+        /// pushed on top of its table; a map value or set member sits above the map (set)
+        /// table and the key and value Lua's `next` pushed, a map key also above a copy of
+        /// itself (measured on Redis 7.0: a table containing itself is cut after 7995 levels as
+        /// an array, 2665 as a map value or set member, 1999 as a map key).
+        fn child_slots(&self) -> usize {
+            self.slots
+                + match self.shape {
+                    Shape::Array => 1,
+                    Shape::Map if self.done.len() % 2 == 0 => 4,
+                    Shape::Map | Shape::Set => 3,
+                }
+        }
     }
     let mut stack: Vec<Frame> = Vec::new();
     let mut current = v.clone();
     loop {
+        let slots = stack.last().map_or(ROOT_SLOTS, Frame::child_slots);
         // Convert `current`: a leaf gives a reply, a container pushes a frame.
-        let mut reply = if stack.len() >= MAX_REPLY_DEPTH {
+        let mut reply = if slots + 4 > LUA_MAX_C_STACK {
             Some(Reply::Error(Error::script(b"ERR reached lua stack limit")))
         } else {
             match leaf_or_children(&current, resp) {
@@ -181,6 +211,7 @@ pub fn lua_to_reply(v: &Value, resp: u8) -> Reply {
                         shape,
                         children: children.into_iter(),
                         done: Vec::new(),
+                        slots,
                     });
                     None
                 }
@@ -278,7 +309,7 @@ fn table(t: &Table) -> Converted {
             .iter()
             .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c })
             .collect();
-        return Converted::Leaf(Reply::Bulk(Bytes::from(text)));
+        return Converted::Leaf(Reply::BigNumber(Bytes::from(text)));
     }
     if let Ok(Value::Table(vs)) = t.raw_get::<Value>("verbatim_string")
         && raw_string(&vs, "format").is_some()

@@ -41,7 +41,7 @@ pub struct Library {
 }
 
 /// Every library, and an index of functions by lower-cased name.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Libraries {
     libs: BTreeMap<String, Library>,
     by_function: HashMap<String, String>,
@@ -91,6 +91,42 @@ impl Libraries {
             }
             None => false,
         }
+    }
+
+    /// Adds every library of `src` (FUNCTION RESTORE APPEND/REPLACE, Redis's `libraryJoin`):
+    /// a library name already here fails unless `replace`, then a function name owned by a
+    /// library that stays fails. Nothing changes on failure.
+    pub(crate) fn join(&mut self, src: Libraries, replace: bool) -> Result<()> {
+        let mut merged = self.clone();
+        for lib in src.libs.values() {
+            if merged.libs.contains_key(&lib.name) {
+                if !replace {
+                    return Err(Error::err_msg(format_args!(
+                        "Library {} already exists",
+                        lib.name
+                    )));
+                }
+                merged.delete(lib.name.as_bytes());
+            }
+        }
+        for lib in src.libs.values() {
+            for f in &lib.functions {
+                if merged
+                    .by_function
+                    .contains_key(&f.name.to_ascii_lowercase())
+                {
+                    return Err(Error::err_msg(format_args!(
+                        "Function {} already exists",
+                        f.name
+                    )));
+                }
+            }
+        }
+        for lib in src.libs.into_values() {
+            merged.insert(lib);
+        }
+        *self = merged;
+        Ok(())
     }
 
     fn insert(&mut self, lib: Library) {

@@ -43,7 +43,17 @@
 //! when the lock is taken, and expiry checks use it. TIME itself is not frozen in Redis 7.0
 //! (checked on 7.0.15) and reads the engine's clock.
 //!
-//! # Memory
+//! # maxmemory
+//!
+//! Redis 7.0's rules, checked against redis-server: a script that declared flags (shebang or
+//! `register_function` flags) without `no-writes` or `allow-oom` is refused with OOM before it
+//! runs when memory is over `maxmemory` ([`oom_check`], [`denies_oom`] for EXEC's queue); a
+//! script without a shebang runs, but its first `denyoom` call is refused unless a write
+//! command came before it in the same run. Inside EXEC the memory state is taken when each
+//! script starts, and a flagged script without `allow-oom`/`no-writes` gets Redis's "allow-oom
+//! flag is not set" error.
+//!
+//! # Lua memory
 //!
 //! Each run (and each compilation) may grow the Lua state by [`DEFAULT_MEMORY_BUDGET`]
 //! (changeable with [`Scripting::set_memory_budget`]); past that, allocations fail and the
@@ -81,7 +91,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::clock::Stopwatch;
 use crate::cmd::CommandRef;
-use crate::cmd::flags::{ALLOW_BUSY, MAY_REPLICATE, NOSCRIPT, WRITE};
+use crate::cmd::flags::{ALLOW_BUSY, DENYOOM, MAY_REPLICATE, NOSCRIPT, WRITE};
 use crate::db::{ClientState, Engine};
 use crate::error::{self, Error, Result};
 use crate::keyspace::Access;
@@ -307,6 +317,77 @@ pub(crate) fn wait_if_busy(engine: &Engine, cmd: CommandRef) -> Result<()> {
     })
 }
 
+/// The flags a script declared (shebang or `register_function` flags), for the command that
+/// runs it: `None` for a command that runs no script, an EVAL script without a shebang
+/// (compatibility mode), an unknown script or function. Like Redis's `evalGetCommandFlags`,
+/// an EVAL body not cached yet is read for its shebang without compiling it.
+pub fn declared_flags(engine: &Engine, name: &str, args: &[Bytes]) -> Option<ScriptFlags> {
+    let flags = match name {
+        "eval" | "eval_ro" | "evalsha" | "evalsha_ro" => {
+            let body = args.get(1)?;
+            let by_sha = name.starts_with("evalsha");
+            if by_sha && body.len() != 40 {
+                return None;
+            }
+            let sha = if by_sha {
+                String::from_utf8_lossy(body).to_ascii_lowercase()
+            } else {
+                sha1::sha1_hex(body)
+            };
+            let cached = engine
+                .scripting
+                .states
+                .lock()
+                .scripts
+                .get(&sha)
+                .map(|s| s.flags);
+            match cached {
+                Some(f) => f,
+                None if by_sha => return None,
+                None => shebang::eval_flags(body).ok()?.0,
+            }
+        }
+        "fcall" | "fcall_ro" => {
+            engine
+                .scripting
+                .states
+                .lock()
+                .libraries
+                .function(args.get(1)?)?
+                .flags
+        }
+        _ => return None,
+    };
+    (!flags.has(ScriptFlags::EVAL_COMPAT_MODE)).then_some(flags)
+}
+
+/// Whether running `args` is refused when memory is over `maxmemory`: a `denyoom` command, or
+/// a script that declared flags without `no-writes` or `allow-oom` (Redis's
+/// `scriptFlagsToCmdFlags`).
+pub fn denies_oom(engine: &Engine, cmd: CommandRef, args: &[Bytes]) -> bool {
+    if cmd.spec.has(DENYOOM) {
+        return true;
+    }
+    declared_denyoom(engine, cmd.full_name, args)
+}
+
+fn declared_denyoom(engine: &Engine, name: &str, args: &[Bytes]) -> bool {
+    declared_flags(engine, name, args)
+        .is_some_and(|f| !f.has(ScriptFlags::ALLOW_OOM) && !f.has(ScriptFlags::NO_WRITES))
+}
+
+/// What Redis checks before a script command that is not inside EXEC: whether memory is over
+/// `maxmemory` (after evicting what the policy allows), refusing with OOM a script that
+/// declared flags without `no-writes`/`allow-oom`. `name` is the lower-case command name,
+/// `command` the whole command. `Ok(true)`: over the limit, the script runs in OOM state.
+pub(crate) fn oom_check(engine: &Engine, name: &str, command: &[Bytes]) -> Result<bool> {
+    let oom = engine.check_maxmemory(None, true).is_err();
+    if oom && declared_denyoom(engine, name, command) {
+        return Err(Error::Oom);
+    }
+    Ok(oom)
+}
+
 /// Whether running the command named `name` may keep the calling thread for long: a script or
 /// transaction, or any command while a script runs (it may wait up to the BUSY threshold). An
 /// async server runs such commands where blocking does not stall other connections (tokio's
@@ -343,6 +424,10 @@ pub struct Call<'a> {
     pub read_only: bool,
     /// The whole command, for FUNCTION STATS.
     pub command: &'a [Bytes],
+    /// Memory was over `maxmemory` when the command started (Redis's
+    /// `pre_command_oom_state`): until the script writes, it may not call `denyoom` commands
+    /// unless it declared `allow-oom`.
+    pub oom: bool,
 }
 
 /// What a script runs commands with.
@@ -351,6 +436,8 @@ struct RunCtx<'x, 'g> {
     access: &'x mut Access<'g>,
     client: &'x mut ClientState,
     read_only: bool,
+    /// Refuse `denyoom` commands until the first write (Redis's `scriptVerifyOOM`).
+    deny_oom: bool,
 }
 
 /// The `err` text Redis gives a command's error reply inside Lua.
@@ -406,6 +493,9 @@ fn dispatch(
             lua,
             "ERR Write commands are not allowed from read-only scripts.",
         );
+    }
+    if rc.deny_oom && cmd.spec.has(DENYOOM) && !rc.engine.scripting.wrote.load(Ordering::Relaxed) {
+        return refuse(lua, &error_text_of(&Error::Oom));
     }
     if cmd.spec.has(WRITE) {
         rc.engine.scripting.wrote.store(true, Ordering::Relaxed);
@@ -472,6 +562,9 @@ fn script_client<'s>(engine: &Engine, slot: &'s mut Option<ClientState>) -> &'s 
     slot.get_or_insert_with(|| {
         let mut c = ClientState::new(engine);
         c.authenticated = true;
+        // Like Redis's Lua client: commands never block, and SORT knows it runs for a script.
+        c.deny_blocking = true;
+        c.is_script = true;
         c
     })
 }
@@ -491,6 +584,7 @@ fn run_script(
     a: &mut Access<'_>,
     call: &Call<'_>,
     read_only: bool,
+    allow_oom: bool,
     name: &str,
 ) -> Reply {
     let s = &engine.scripting;
@@ -550,6 +644,7 @@ fn run_script(
             access: a,
             client,
             read_only,
+            deny_oom: call.oom && !allow_oom,
         });
         lua.scope(|scope| {
             let call_fn = scope.create_function(|lua, args: MultiValue| {
@@ -664,8 +759,22 @@ pub fn eval_exec(
     if !compat && !flags.has(ScriptFlags::NO_WRITES) && call.read_only {
         return Reply::Error(error::WRITE_SCRIPT_RO);
     }
+    if !compat && call.oom && !flags.has(ScriptFlags::ALLOW_OOM | ScriptFlags::NO_WRITES) {
+        return Reply::Error(error::OOM_SCRIPT_FLAG);
+    }
     let read_only = call.read_only || (!compat && flags.has(ScriptFlags::NO_WRITES));
-    run_script(engine, st, Kind::Eval, &func, a, call, read_only, &sha)
+    let allow_oom = !compat && flags.has(ScriptFlags::ALLOW_OOM);
+    run_script(
+        engine,
+        st,
+        Kind::Eval,
+        &func,
+        a,
+        call,
+        read_only,
+        allow_oom,
+        &sha,
+    )
 }
 
 /// SCRIPT LOAD: compiles and caches `body`, returning its SHA1.
@@ -719,6 +828,110 @@ pub fn function_load_exec(engine: &Engine, payload: &Bytes, replace: bool) -> Re
     *s.shared.load_started.lock() = None;
     // A load timeout leaves the hook firing at every instruction: put the normal one back.
     let _ = vm::reset_hook(&vm.lua, &s.shared);
+    s.update_counters(st);
+    r
+}
+
+/// How FUNCTION RESTORE treats the libraries already loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RestorePolicy {
+    /// Add the payload's libraries; a library name already loaded fails (the default).
+    #[default]
+    Append,
+    /// Add them, replacing loaded libraries of the same name.
+    Replace,
+    /// Drop every loaded library first.
+    Flush,
+}
+
+/// FUNCTION DUMP: every library's code in Redis 7.0's payload format (what FUNCTION RESTORE,
+/// here or in Redis, takes).
+pub fn function_dump_exec(engine: &Engine) -> Vec<u8> {
+    let st = engine.scripting.states.lock();
+    crate::persist::dump::dump_functions(st.libraries.iter().map(|l| &l.code[..]))
+}
+
+/// The library codes of a FUNCTION RESTORE payload, read like Redis's `functionRestoreCommand`:
+/// records are read while more than the 10-byte footer is left, and a record may run into the
+/// footer (Redis reads from the whole buffer), which gives its errors for cut payloads.
+fn restore_payload(payload: &[u8]) -> Result<Vec<Bytes>> {
+    use crate::persist::rdb::{Input, opcodes};
+    if crate::persist::dump::verify(payload).is_none() {
+        return Err(error::DUMP_PAYLOAD);
+    }
+    let mut i = Input::new(payload);
+    let mut codes = Vec::new();
+    while i.remaining() > 10 {
+        match i.u8() {
+            Ok(opcodes::FUNCTION2) => {}
+            Ok(opcodes::FUNCTION_PRE_GA) => return Err(pre_ga_error(&mut i)),
+            Ok(_) => return Err(error::NOT_A_FUNCTION_PAYLOAD),
+            Err(_) => return Err(error::FUNCTION_PAYLOAD_TYPE),
+        }
+        let code = i
+            .string()
+            .map_err(|_| Error::err_msg("Failed loading library payload"))?;
+        codes.push(Bytes::copy_from_slice(&code));
+    }
+    Ok(codes)
+}
+
+/// A record of Redis 7.0's release candidates (`RDB_OPCODE_FUNCTION`): read like Redis 7.0
+/// reads it (for its errors about a cut record), then refused.
+fn pre_ga_error(i: &mut crate::persist::rdb::Input<'_>) -> Error {
+    let failed = |what: &str| Error::err_msg(format_args!("Failed loading {what}"));
+    if i.string().is_err() {
+        return failed("library name");
+    }
+    if i.string().is_err() {
+        return failed("engine name");
+    }
+    match i.length() {
+        Err(_) => return failed("library description"),
+        Ok(0) => {}
+        Ok(_) => {
+            if i.string().is_err() {
+                return failed("library description");
+            }
+        }
+    }
+    if i.string().is_err() {
+        return failed("library code");
+    }
+    Error::err_msg("Pre-GA function format not supported")
+}
+
+/// FUNCTION RESTORE: loads every library of a FUNCTION DUMP payload (from here or from
+/// Redis 7.0) with `policy`. All or nothing: on any error nothing changes.
+pub fn function_restore_exec(engine: &Engine, payload: &[u8], policy: RestorePolicy) -> Result<()> {
+    let codes = restore_payload(payload)?;
+    let s = &engine.scripting;
+    let budget = s.memory_budget.load(Ordering::Relaxed);
+    let mut guard = s.states.lock();
+    let st = &mut *guard;
+    let vm = state(engine, &mut st.functions, Kind::Function)?;
+    set_budget(&vm.lua, budget);
+    let mut fresh = functions::Libraries::default();
+    let mut loaded = Ok(());
+    for code in &codes {
+        s.shared.kill.store(false, Ordering::Relaxed);
+        *s.shared.load_started.lock() = Some(Stopwatch::start());
+        let r = functions::load(vm, &mut fresh, code, false);
+        *s.shared.load_started.lock() = None;
+        let _ = vm::reset_hook(&vm.lua, &s.shared);
+        if let Err(e) = r {
+            loaded = Err(e);
+            break;
+        }
+    }
+    let r = loaded.and_then(|()| match policy {
+        RestorePolicy::Flush => {
+            st.libraries = fresh;
+            Ok(())
+        }
+        RestorePolicy::Append => st.libraries.join(fresh, false),
+        RestorePolicy::Replace => st.libraries.join(fresh, true),
+    });
     s.update_counters(st);
     r
 }
@@ -832,6 +1045,9 @@ pub fn fcall_exec(engine: &Engine, a: &mut Access<'_>, name: &[u8], call: &Call<
     if !flags.has(ScriptFlags::NO_WRITES) && call.read_only {
         return Reply::Error(error::WRITE_SCRIPT_RO);
     }
+    if call.oom && !flags.has(ScriptFlags::ALLOW_OOM | ScriptFlags::NO_WRITES) {
+        return Reply::Error(error::OOM_SCRIPT_FLAG);
+    }
     let read_only = call.read_only || flags.has(ScriptFlags::NO_WRITES);
     run_script(
         engine,
@@ -841,6 +1057,7 @@ pub fn fcall_exec(engine: &Engine, a: &mut Access<'_>, name: &[u8], call: &Call<
         a,
         call,
         read_only,
+        flags.has(ScriptFlags::ALLOW_OOM),
         &fname,
     )
 }

@@ -434,7 +434,7 @@ fn a_table_containing_itself_is_cut_with_an_error() {
         .unwrap()
         .join()
         .unwrap();
-    assert_eq!(r.0, super::convert::MAX_REPLY_DEPTH);
+    assert_eq!(r.0, 7995, "where Redis 7.0 cuts it");
     assert_eq!(r.1, "ERR reached lua stack limit");
 }
 
@@ -629,4 +629,187 @@ proptest! {
         // And the engine still works.
         prop_assert_eq!(eval(&db, "return 'alive'", &[], &[]), Reply::bulk("alive"));
     }
+}
+
+#[test]
+fn exec_with_denyoom_commands_is_refused_when_memory_went_over() {
+    let db = Db::new();
+    db.call(["SET", "x", "y"]);
+    let mut a = db.session();
+    let oom_abort = "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.";
+    // A write queued, then another client lowers the limit: EXEC is refused as a whole.
+    cmd(&mut a, &["MULTI"]);
+    cmd(&mut a, &["SET", "x", "1"]);
+    cmd(&mut a, &["GET", "x"]);
+    db.call(["CONFIG", "SET", "maxmemory", "1"]);
+    assert_eq!(err(&cmd(&mut a, &["EXEC"])), oom_abort);
+    assert!(!a.state.tx.in_multi());
+    db.call(["CONFIG", "SET", "maxmemory", "0"]);
+    // A script that declared flags counts as denyoom; a plain one does not and runs, its first
+    // denyoom call refused.
+    cmd(&mut a, &["MULTI"]);
+    cmd(&mut a, &["EVAL", "#!lua\nreturn 1", "0"]);
+    db.call(["CONFIG", "SET", "maxmemory", "1"]);
+    assert_eq!(err(&cmd(&mut a, &["EXEC"])), oom_abort);
+    db.call(["CONFIG", "SET", "maxmemory", "0"]);
+    cmd(&mut a, &["MULTI"]);
+    cmd(&mut a, &["EVAL", "return redis.call('set','x','1')", "0"]);
+    cmd(
+        &mut a,
+        &[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('get','x')",
+            "0",
+        ],
+    );
+    cmd(&mut a, &["GET", "x"]);
+    db.call(["CONFIG", "SET", "maxmemory", "1"]);
+    let Reply::Array(r) = cmd(&mut a, &["EXEC"]) else {
+        panic!("EXEC should run")
+    };
+    db.call(["CONFIG", "SET", "maxmemory", "0"]);
+    assert!(
+        err(&r[0]).starts_with("OOM command not allowed when used memory > 'maxmemory'. script: ")
+    );
+    assert_eq!(r[1], Reply::bulk("y"));
+    assert_eq!(r[2], Reply::bulk("y"));
+}
+
+#[test]
+fn typed_api_follows_the_oom_rules() {
+    let db = Db::new();
+    db.call(["SET", "x", "y"]);
+    db.call(["CONFIG", "SET", "maxmemory", "1"]);
+    let none: &[&str] = &[];
+    let e = db.eval("#!lua\nreturn 1", none, none).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "OOM command not allowed when used memory > 'maxmemory'."
+    );
+    assert_eq!(
+        db.eval("return redis.call('get','x')", none, none).unwrap(),
+        Reply::bulk("y")
+    );
+    assert!(
+        db.eval("return redis.call('set','x','z')", none, none)
+            .is_err()
+    );
+    assert_eq!(
+        db.eval(
+            "#!lua flags=allow-oom\nreturn redis.call('set','x','z')",
+            none,
+            none
+        )
+        .unwrap(),
+        Reply::status("OK")
+    );
+    db.call(["CONFIG", "SET", "maxmemory", "0"]);
+}
+
+#[test]
+fn function_dump_restores_into_another_engine() {
+    let a = Db::new();
+    let b = Db::new();
+    a.call([
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=lib\nredis.register_function('double', function(k, v) return v[1] * 2 end)",
+    ]);
+    let Reply::Bulk(payload) = a.call(["FUNCTION", "DUMP"]) else {
+        panic!("FUNCTION DUMP gives a bulk string")
+    };
+    let restore = |db: &Db, policy: &str| {
+        let mut v: Vec<Bytes> = vec![
+            Bytes::from_static(b"FUNCTION"),
+            Bytes::from_static(b"RESTORE"),
+            payload.clone(),
+        ];
+        if !policy.is_empty() {
+            v.push(Bytes::copy_from_slice(policy.as_bytes()));
+        }
+        db.call(v)
+    };
+    assert_eq!(restore(&b, ""), Reply::Ok);
+    assert_eq!(b.call(["FCALL", "double", "0", "21"]), Reply::Int(42));
+    assert_eq!(
+        err(&restore(&b, "APPEND")),
+        "ERR Library lib already exists"
+    );
+    assert_eq!(restore(&b, "REPLACE"), Reply::Ok);
+    assert_eq!(restore(&b, "FLUSH"), Reply::Ok);
+    assert_eq!(b.call(["FUNCTION", "DUMP"]), Reply::Bulk(payload.clone()));
+    // A failed restore changes nothing.
+    b.call([
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=other\nredis.register_function('x', function() return 1 end)",
+    ]);
+    b.call(["FUNCTION", "DELETE", "lib"]);
+    b.call([
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=third\nredis.register_function('double', function() return 0 end)",
+    ]);
+    assert_eq!(
+        err(&restore(&b, "REPLACE")),
+        "ERR Function double already exists"
+    );
+    assert_eq!(b.call(["FCALL", "double", "0", "21"]), Reply::Int(0));
+    assert_eq!(b.call(["FCALL", "x", "0"]), Reply::Int(1));
+}
+
+#[test]
+fn script_client_denies_blocking_and_sorts_sets() {
+    let db = Db::new();
+    db.call(["SADD", "s", "3", "1", "2"]);
+    assert_eq!(
+        eval(
+            &db,
+            "return redis.call('sort', KEYS[1], 'by', 'nosort')",
+            &["s"],
+            &[]
+        ),
+        Reply::Array(vec![Reply::bulk("1"), Reply::bulk("2"), Reply::bulk("3")])
+    );
+    // Outside a script, BY nosort keeps the set's own order (not checked: any order).
+    let Reply::Array(v) = db.call(["SORT", "s", "BY", "nosort"]) else {
+        panic!()
+    };
+    assert_eq!(v.len(), 3);
+}
+
+#[test]
+fn maps_and_sets_containing_themselves_are_cut_where_redis_cuts_them() {
+    let db = Db::new();
+    let depth = |script: &str, key: bool| {
+        let r = eval(&db, script, &[], &[]);
+        let mut depth = 0;
+        let mut cur = &r;
+        loop {
+            cur = match cur {
+                Reply::Array(v) | Reply::Set(v) => &v[v.len() - 1],
+                Reply::Map(p) if key => &p[0].0,
+                Reply::Map(p) => &p[0].1,
+                _ => break,
+            };
+            depth += 1;
+        }
+        assert_eq!(err(cur), "ERR reached lua stack limit");
+        depth
+    };
+    // Measured on Redis 7.0.15.
+    assert_eq!(depth("local t = {} t.map = {k = t} return t", false), 2665);
+    assert_eq!(
+        depth("local t = {} t.map = {} t.map[t] = 1 return t", true),
+        1999
+    );
+    assert_eq!(
+        depth("local t = {} t.set = {} t.set[t] = true return t", false),
+        2665
+    );
+    assert_eq!(
+        depth("local t = {} t.map = {k = {1, t}} return t", false),
+        3997
+    );
 }

@@ -74,6 +74,12 @@ pub(crate) fn resp(r: &Reply, proto: u8, out: &mut Vec<u8>) {
             out.extend_from_slice(b"\r\n");
         }
         Reply::Verbatim(b) => resp(&Reply::Bulk(b.clone()), proto, out),
+        Reply::BigNumber(b) if resp3 => {
+            out.push(b'(');
+            out.extend_from_slice(b);
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::BigNumber(b) => resp(&Reply::Bulk(b.clone()), proto, out),
         #[allow(unreachable_patterns)]
         _ => out.extend_from_slice(b"-ERR unencodable\r\n"),
     }
