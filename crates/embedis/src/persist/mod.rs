@@ -333,7 +333,8 @@ fn load_rdb_bytes(
     let mut functions = Vec::new();
     let mut loaded = 0u64;
     let mut expired = 0u64;
-    let summary = read_file(data, hasher, trailing, |r| {
+    let zlimits = crate::cmd::zset::limits(engine);
+    let summary = read_file(data, hasher, &zlimits, trailing, |r| {
         match r {
             Record::Key(k) => {
                 if k.db >= dbs {

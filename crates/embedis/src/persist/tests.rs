@@ -387,7 +387,7 @@ proptest! {
                 _ => body.insert(i, byte),
             }
         }
-        let _ = dump::restore_value(&body, MemberHasher::with_seed(1));
+        let _ = dump::restore_value(&body, MemberHasher::with_seed(1), &Default::default());
         // And through RESTORE with a recomputed checksum.
         let mut full = body.clone();
         full.extend_from_slice(&10u16.to_le_bytes());
