@@ -931,7 +931,13 @@ fn rewrite_aof(engine: &Engine, state: &State, start: bool) -> Result<(), Persis
         .manifest
         .lock()
         .as_ref()
-        .and_then(|m| m.base.as_ref().map(|b| b.seq + 1))
+        .and_then(|m| {
+            m.base
+                .iter()
+                .chain(m.history.iter().filter(|f| f.kind == FileKind::Base))
+                .map(|b| b.seq + 1)
+                .max()
+        })
         .unwrap_or(1);
     let base_name = format!("{}.{base_seq}.base.rdb", cfg.appendfilename);
     let base_path = dir.join(&base_name);

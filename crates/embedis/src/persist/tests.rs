@@ -398,3 +398,128 @@ proptest! {
         prop_assert!(matches!(r, Reply::Ok | Reply::Error(_)));
     }
 }
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn info_field(db: &Db, field: &str) -> String {
+    let info = db.info("persistence");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+        .unwrap_or_default()
+}
+
+#[test]
+fn config_set_appendonly_starts_and_stops_the_aof() {
+    let dir = TempDir::new("cfg-aof");
+    let db = open(rdb_only(&dir.0));
+    db.call(["SET", "before", "1"]);
+    db.config_set(&[("appendonly", "yes"), ("appendfsync", "always")])
+        .unwrap();
+    assert_eq!(info_field(&db, "aof_enabled"), "1");
+    wait_until("the AOF to start", || {
+        db.engine().persist.aof().is_some() && info_field(&db, "aof_rewrite_in_progress") == "0"
+    });
+    db.call(["SET", "after", "2"]);
+    let manifest = dir.0.join("appendonlydir/appendonly.aof.manifest");
+    assert!(manifest.is_file());
+    drop(db);
+    // The AOF holds both: the write before (in the base) and after (in the incr file).
+    let db = open(aof(&dir.0, Fsync::Always));
+    assert_eq!(db.call(["GET", "before"]), Reply::bulk("1"));
+    assert_eq!(db.call(["GET", "after"]), Reply::bulk("2"));
+    db.config_set(&[("appendonly", "no")]).unwrap();
+    wait_until("the AOF to stop", || db.engine().persist.aof().is_none());
+    db.call(["SET", "unlogged", "3"]);
+    drop(db);
+    let db = open(aof(&dir.0, Fsync::Always));
+    assert_eq!(db.call(["GET", "after"]), Reply::bulk("2"));
+    assert_eq!(db.call(["GET", "unlogged"]), Reply::Nil);
+}
+
+#[test]
+fn config_set_appendonly_again_replaces_an_old_aof() {
+    let dir = TempDir::new("cfg-aof-again");
+    let db = open(aof(&dir.0, Fsync::Always));
+    db.call(["SET", "old", "1"]);
+    drop(db);
+    // Started without the AOF, the old files are not loaded; turning it on must not replay
+    // them on top of the new base later.
+    let db = open(rdb_only(&dir.0));
+    db.call(["SET", "new", "2"]);
+    db.config_set(&[("appendonly", "yes")]).unwrap();
+    wait_until("the AOF to start", || {
+        db.engine().persist.aof().is_some() && info_field(&db, "aof_rewrite_in_progress") == "0"
+    });
+    db.call(["SET", "newer", "3"]);
+    drop(db);
+    let db = open(aof(&dir.0, Fsync::Always));
+    assert_eq!(db.call(["GET", "old"]), Reply::Nil);
+    assert_eq!(db.call(["GET", "new"]), Reply::bulk("2"));
+    assert_eq!(db.call(["GET", "newer"]), Reply::bulk("3"));
+    let files = std::fs::read_dir(dir.0.join("appendonlydir"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 3, "manifest, one base, one incr");
+}
+
+#[test]
+fn config_set_save_and_dir_take_effect() {
+    let dir = TempDir::new("cfg-save");
+    let other = TempDir::new("cfg-save-other");
+    let mut values = crate::config::ConfigValues::default();
+    values.apply("enable-protected-configs", b"yes").unwrap();
+    let db = Db::builder()
+        .config(values)
+        .persistence(rdb_only(&dir.0))
+        .open()
+        .unwrap();
+    let shown = db.config_get(&["dir"]);
+    assert_eq!(
+        shown[0].1,
+        std::fs::canonicalize(&dir.0).unwrap().display().to_string()
+    );
+    db.config_set(&[("dir", other.0.to_str().unwrap()), ("dbfilename", "x.rdb")])
+        .unwrap();
+    db.call(["SET", "k", "v"]);
+    assert_eq!(db.call(["SAVE"]), Reply::Ok);
+    assert!(other.0.join("x.rdb").is_file());
+    assert!(!dir.0.join("dump.rdb").exists());
+    // A save point: one change in one second makes the persistence thread save.
+    db.config_set(&[("dbfilename", "auto.rdb"), ("save", "1 1")])
+        .unwrap();
+    db.call(["SET", "k2", "v"]);
+    wait_until("the save point", || other.0.join("auto.rdb").is_file());
+    // A refused value undoes the whole CONFIG SET.
+    assert!(
+        db.config_set(&[("save", ""), ("dir", "/nonexistent-embedis-dir")])
+            .is_err()
+    );
+    assert_eq!(db.config_get(&["save"])[0].1, "1 1");
+}
+
+#[test]
+fn a_store_without_persistence_refuses_save_points_and_the_aof() {
+    let db = Db::new();
+    assert_eq!(db.config_get(&["save"])[0].1, "");
+    assert_eq!(db.config_get(&["appendonly"])[0].1, "no");
+    let e = db
+        .config_set(&[("appendfsync", "always"), ("appendonly", "yes")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("'appendonly'") && e.contains("not configured"),
+        "{e}"
+    );
+    assert_eq!(db.config_get(&["appendfsync"])[0].1, "everysec");
+    assert!(db.config_set(&[("save", "60 1")]).is_err());
+    db.config_set(&[("save", ""), ("rdbcompression", "no")])
+        .unwrap();
+}
