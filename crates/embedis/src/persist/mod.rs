@@ -9,17 +9,18 @@
 //! 1. The snapshot is *requested* with every shard locked (one all-shards lock, O(shards)
 //!    work: each shard gets a pointer to the snapshot). That instant is the snapshot's
 //!    point in time.
-//! 2. From then on, whoever locks a shard first, a command or the snapshot's own thread,
-//!    serializes that shard to RDB bytes *before* touching it (see
+//! 2. From then on, whoever first takes a shard for writing, a command or the snapshot's own
+//!    thread, serializes that shard to RDB bytes *before* changing it (see
 //!    [`crate::keyspace::ShardCapture`]); the snapshot thread walks all shards so the
-//!    untouched ones are done too.
+//!    untouched ones are done too. Readers do not capture: DBSIZE or KEYS right after a
+//!    BGSAVE do not wait for the serialization.
 //! 3. The file is written from those bytes with no lock held.
 //!
 //! So the snapshot is exactly the keyspace at step 1, across all shards and databases
 //! (the same consistency a fork gives), and the longest pause a command sees is one shard's
 //! serialization (1/64 of the data), not the whole dataset's. A multi-key command that
-//! locks all shards right after a request pays for the shards not yet captured: the
-//! snapshot thread captures them back to back, so that window is short. The cost is memory:
+//! locks all shards right after a request pays only for the shards it writes to (an MSET of
+//! two keys: two shards), or waits while the snapshot thread holds one shard. The cost is memory:
 //! the serialized snapshot (about the RDB file's size) is held until it is written.
 //! Serializing under the lock instead of cloning values was chosen because it allocates one
 //! buffer per shard instead of one per key, and the bytes are needed anyway.

@@ -523,3 +523,45 @@ fn a_store_without_persistence_refuses_save_points_and_the_aof() {
     db.config_set(&[("save", ""), ("rdbcompression", "no")])
         .unwrap();
 }
+
+#[test]
+fn bgsave_is_the_keyspace_at_its_request_whatever_runs_after() {
+    let dir = TempDir::new("bgsave-pit");
+    let db = open(rdb_only(&dir.0));
+    for chunk in 0..20 {
+        let mut cmd = vec!["MSET".to_string()];
+        for i in chunk * 500..(chunk + 1) * 500 {
+            cmd.push(format!("k{i}"));
+            cmd.push(format!("v{i}"));
+        }
+        db.call(cmd);
+    }
+    db.call(["ZADD", "z", "1", "a", "2.5", "b"]);
+    assert_eq!(
+        db.call(["BGSAVE"]),
+        Reply::status("Background saving started")
+    );
+    // Readers (which capture nothing), then writers of every kind, all shards included.
+    assert_eq!(db.call(["DBSIZE"]), Reply::Int(10_001));
+    db.call(["KEYS", "k1*"]);
+    db.call(["MSET", "k1", "changed", "k2", "changed", "new", "1"]);
+    db.call(["DEL", "k3", "k4"]);
+    db.call(["ZADD", "z", "9", "c"]);
+    db.call(["SET", "k5", "x", "EX", "100"]);
+    db.call(["FLUSHDB"]);
+    while db.engine().persist.state().unwrap().bgsave_in_progress() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(db);
+    let db = open(rdb_only(&dir.0));
+    assert_eq!(db.call(["DBSIZE"]), Reply::Int(10_001));
+    for i in [1, 2, 3, 4, 5, 9999] {
+        assert_eq!(
+            db.call(["GET", &format!("k{i}")]),
+            Reply::bulk(format!("v{i}"))
+        );
+    }
+    assert_eq!(db.call(["TTL", "k5"]), Reply::Int(-1));
+    assert_eq!(db.call(["ZCARD", "z"]), Reply::Int(2));
+    assert_eq!(db.call(["EXISTS", "new"]), Reply::Int(0));
+}
