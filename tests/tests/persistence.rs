@@ -256,8 +256,9 @@ fn describe(r: &mut dyn Run, db: usize, key: &[u8]) -> String {
     };
     let enc = r.run(&[b"OBJECT", b"ENCODING", key]);
     let ttl = match r.run(&[b"PTTL", key]) {
-        // Tens of seconds: the two sides are read a moment apart.
-        Reply::Int(t) if t > 0 => (t + 5000) / 10000,
+        // Hundreds of seconds: the two sides are read a moment apart (seconds on a loaded
+        // machine); every TTL set above is 50 s or more from a rounding edge.
+        Reply::Int(t) if t > 0 => (t + 50_000) / 100_000,
         Reply::Int(t) => t,
         o => panic!("{o:?}"),
     };
