@@ -24,5 +24,5 @@ fuzz_target!(|data: &[u8]| {
     let mut file = b"REDIS0010".to_vec();
     file.extend_from_slice(data);
     let hasher = embedis::types::bytetable::MemberHasher::with_seed(1);
-    let _ = embedis::persist::rdb::reader::read_file(&file, hasher, true, |_| Ok(()));
+    let _ = embedis::persist::rdb::reader::read_file(&file, hasher, &Default::default(), true, |_| Ok(()));
 });

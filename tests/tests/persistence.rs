@@ -202,10 +202,17 @@ impl Run for embedis::Session {
             .collect();
         let r = self.execute(&args);
         // Compare as RESP2 shows it: statuses and simple values only.
-        match r {
-            Reply::Ok => Reply::Status("OK".into()),
-            other => other,
-        }
+        resp2(r)
+    }
+}
+
+/// A reply as RESP2 shows it: OK as a status, doubles as `%.17g` bulk strings.
+fn resp2(r: Reply) -> Reply {
+    match r {
+        Reply::Ok => Reply::Status("OK".into()),
+        Reply::Double(d) => Reply::Bulk(embedis::num::fmt_f64_17g(d).into()),
+        Reply::Array(items) => Reply::Array(items.into_iter().map(resp2).collect()),
+        other => other,
     }
 }
 
@@ -243,12 +250,15 @@ fn describe(r: &mut dyn Run, db: usize, key: &[u8]) -> String {
         Reply::Status(t) if t == "string" => r.run(&[b"GET", key]),
         Reply::Status(t) if t == "hash" => pairs_sorted(r.run(&[b"HGETALL", key])),
         Reply::Status(t) if t == "set" => sorted(r.run(&[b"SMEMBERS", key])),
+        Reply::Status(t) if t == "list" => r.run(&[b"LRANGE", key, b"0", b"-1"]),
+        Reply::Status(t) if t == "zset" => r.run(&[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"]),
         other => panic!("unexpected type {other:?}"),
     };
     let enc = r.run(&[b"OBJECT", b"ENCODING", key]);
     let ttl = match r.run(&[b"PTTL", key]) {
-        // Tens of seconds: the two sides are read a moment apart.
-        Reply::Int(t) if t > 0 => (t + 5000) / 10000,
+        // Hundreds of seconds: the two sides are read a moment apart (seconds on a loaded
+        // machine); every TTL set above is 50 s or more from a rounding edge.
+        Reply::Int(t) if t > 0 => (t + 50_000) / 100_000,
         Reply::Int(t) => t,
         o => panic!("{o:?}"),
     };
@@ -359,6 +369,85 @@ fn populate(r: &mut dyn Run) -> Vec<(usize, Vec<u8>)> {
     sbig.extend((0..300).map(|i| format!("member-{i}").into_bytes()));
     cmd(r, 0, sbig);
     cmd(r, 0, vec![s("EXPIRE"), s("words"), s("7200")]);
+    cmd(
+        r,
+        0,
+        vec![s("RPUSH"), s("lsmall"), s("a"), s("12"), s("-7"), s("")],
+    );
+    let mut lbig = vec![s("RPUSH"), s("lbig")];
+    lbig.extend((0..3000).map(|i| format!("item-{i}-{}", "z".repeat(i % 50)).into_bytes()));
+    cmd(r, 0, lbig);
+    cmd(
+        r,
+        0,
+        vec![
+            s("RPUSH"),
+            s("lhuge"),
+            "h".repeat(20000).into_bytes(),
+            s("1"),
+        ],
+    );
+    // Sorted sets: every score form a listpack holds (integers up to 2^62, %.17g text,
+    // inf), the skiplist with binary scores, and the limits that pick the encoding.
+    let mut zsmall = vec![s("ZADD"), s("zsmall")];
+    for (sc, m) in [
+        ("1.5", "a"),
+        ("2", "b"),
+        ("inf", "c"),
+        ("-0", "d"),
+        ("0.1", "e"),
+        ("-inf", "f"),
+        ("3e20", "g"),
+        ("4503599627370496", "h"),
+        ("4611686018427387904", "i"),
+        ("9223372036854775808", "j"),
+        ("-12345", "123"),
+        ("2", "a2"),
+    ] {
+        zsmall.push(s(sc));
+        zsmall.push(s(m));
+    }
+    cmd(r, 0, zsmall);
+    let mut zbig = vec![s("ZADD"), s("zbig")];
+    for i in 0..300 {
+        zbig.push(format!("{}", (i as f64) / 7.0 - 20.0).into_bytes());
+        zbig.push(format!("member:{i}").into_bytes());
+    }
+    zbig.extend([
+        s("inf"),
+        s("top"),
+        s("-inf"),
+        s("bottom"),
+        s("-0"),
+        s("negzero"),
+    ]);
+    cmd(r, 0, zbig);
+    cmd(
+        r,
+        0,
+        vec![
+            s("ZADD"),
+            s("zlongmember"),
+            s("1"),
+            "m".repeat(100).into_bytes(),
+            s("0.25"),
+            s("x"),
+        ],
+    );
+    cmd(
+        r,
+        0,
+        vec![
+            s("ZADD"),
+            s("zttl"),
+            s("1e-300"),
+            s("tiny"),
+            s("-1.5e300"),
+            s("huge"),
+        ],
+    );
+    cmd(r, 0, vec![s("PEXPIRE"), s("zttl"), s("3000000")]);
+    cmd(r, 3, vec![s("ZADD"), s("z-in-db3"), s("42"), s("answer")]);
     cmd(r, 5, vec![s("SET"), s("in-db5"), s("five")]);
     cmd(r, 15, vec![s("HSET"), s("in-db15"), s("a"), s("b")]);
     r.run(&[b"SELECT", b"0"]);

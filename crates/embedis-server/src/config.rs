@@ -180,6 +180,13 @@ impl ServerConfig {
                 }
                 v.notify_keyspace_events = value.clone();
             }
+            // Immutable at runtime, so not applied with CONFIG SET like the rest.
+            "enable-protected-configs" => v
+                .apply("enable-protected-configs", value.as_bytes())
+                .map_err(|e| match e {
+                    embedis::config::ConfigError::Failed { reason, .. } => reason.into_owned(),
+                    other => other.to_string(),
+                })?,
             "clock" => {
                 self.clock = match value.to_ascii_lowercase().as_str() {
                     "manual" => ClockMode::Manual,

@@ -5,9 +5,11 @@
 //! CONFIG GET, CONFIG SET and the server's command line (`--maxmemory 256mb`) all go through
 //! it, so a parameter is validated and printed the same way everywhere, with Redis's errors.
 //!
-//! Only parameters the engine or the server honours are listed, plus `save` and `appendonly`,
-//! which accept only the values that describe what embedis does (no persistence yet), and the
-//! encoding thresholds the data types read.
+//! Only parameters the engine or the server honours are listed, and the encoding thresholds
+//! the data types read. The persistence parameters (`save`, `appendonly`, `dir`...) live in
+//! [`ConfigValues::persist`]; CONFIG SET hands their changes to [`crate::persist`], which
+//! gives them effect (starting or stopping the AOF, the snapshot schedule) or refuses them,
+//! in which case the whole CONFIG SET is undone, as in Redis.
 
 use std::borrow::Cow;
 
@@ -76,6 +78,13 @@ pub struct ConfigValues {
     pub hll_sparse_max_bytes: u64,
     /// `client-output-buffer-limit`, per class: normal, replica, pubsub.
     pub client_output_buffer_limit: [OutputLimit; 3],
+    /// Persistence parameters (`save`, `appendonly`, `dir`, `dbfilename`...). Without
+    /// persistence configured for the store they describe what it does: no save points, no
+    /// AOF.
+    pub persist: crate::persist::PersistConfig,
+    /// `enable-protected-configs`: `no`, `yes` or `local` (only clients on the loopback
+    /// interface, and in-process callers); whether `dir` and `dbfilename` may be changed.
+    pub enable_protected_configs: String,
 }
 
 impl Default for ConfigValues {
@@ -117,6 +126,8 @@ impl Default for ConfigValues {
                 },
                 OutputLimit::PUBSUB_DEFAULT,
             ],
+            persist: crate::persist::PersistConfig::new(".").save_points(&[]),
+            enable_protected_configs: "no".into(),
         }
     }
 }
@@ -320,6 +331,8 @@ pub struct Param {
     pub mutable: bool,
     /// Whether its value is hidden from SLOWLOG (passwords).
     pub sensitive: bool,
+    /// Whether CONFIG SET needs `enable-protected-configs` (`dir`, `dbfilename`).
+    pub protected: bool,
     /// Reads the value as CONFIG GET shows it.
     pub get: fn(&ConfigValues) -> String,
     /// Stores a parsed value.
@@ -379,6 +392,7 @@ const fn param(
         kind,
         mutable: true,
         sensitive: false,
+        protected: false,
         get,
         set,
     }
@@ -397,6 +411,11 @@ impl Param {
 
     const fn sensitive(mut self) -> Self {
         self.sensitive = true;
+        self
+    }
+
+    const fn protected(mut self) -> Self {
+        self.protected = true;
         self
     }
 
@@ -578,7 +597,8 @@ fn format_output_limits(limits: &[OutputLimit; 3]) -> String {
     s
 }
 
-/// `save`: Redis's syntax check, then only the empty schedule, since nothing is saved yet.
+/// `save`: Redis's syntax check (pairs of seconds >= 1 and changes >= 0); the value kept is
+/// the pairs as CONFIG GET shows them.
 fn check_save(v: &[u8]) -> Result<String, Cow<'static, str>> {
     const INVALID: &str = "Invalid save parameters";
     if v.is_empty() {
@@ -588,25 +608,77 @@ fn check_save(v: &[u8]) -> Result<String, Cow<'static, str>> {
     if parts.len() % 2 == 1 {
         return Err(Cow::Borrowed(INVALID));
     }
+    let mut shown = Vec::with_capacity(parts.len());
     for (i, p) in parts.iter().enumerate() {
         let n = strtoll_strict(p).ok_or(Cow::Borrowed(INVALID))?;
         if (i % 2 == 0 && n < 1) || (i % 2 == 1 && n < 0) {
             return Err(Cow::Borrowed(INVALID));
         }
+        shown.push(n.to_string());
     }
-    Err(Cow::Borrowed(
-        "embedis does not persist data yet: only save \"\" is supported",
-    ))
+    Ok(shown.join(" "))
 }
 
-/// `appendonly`: only `no`, since there is no AOF.
-fn check_appendonly(v: &[u8]) -> Result<String, Cow<'static, str>> {
+/// `dir`: must be an existing directory (Redis's `chdir` errors); kept as an absolute path,
+/// which is what CONFIG GET shows. embedis never changes the process's working directory:
+/// the store's files go to this path.
+fn check_dir(v: &[u8]) -> Result<String, Cow<'static, str>> {
+    let os_reason = |e: std::io::Error| {
+        // Rust shows an OS error as "<strerror> (os error N)"; Redis shows strerror alone.
+        let s = e.to_string();
+        Cow::Owned(match s.find(" (os error") {
+            Some(i) => s[..i].to_string(),
+            None => s,
+        })
+    };
+    let path = std::path::Path::new(
+        std::str::from_utf8(v)
+            .map_err(|_| Cow::Borrowed("embedis needs a UTF-8 directory name"))?,
+    );
+    let abs = std::fs::canonicalize(path).map_err(os_reason)?;
+    let md = std::fs::metadata(&abs).map_err(os_reason)?;
+    if !md.is_dir() {
+        return Err(Cow::Borrowed("Not a directory"));
+    }
+    Ok(abs.display().to_string())
+}
+
+/// The absolute form of a directory, as CONFIG GET shows `dir`.
+fn show_dir(dir: &std::path::Path) -> String {
+    std::path::absolute(dir)
+        .unwrap_or_else(|_| dir.to_path_buf())
+        .display()
+        .to_string()
+}
+
+fn check_file_name(v: &[u8], refusal: &'static str) -> Result<String, Cow<'static, str>> {
+    if v.contains(&b'/') {
+        return Err(Cow::Borrowed(refusal));
+    }
+    Ok(String::from_utf8_lossy(v).into_owned())
+}
+
+fn check_dbfilename(v: &[u8]) -> Result<String, Cow<'static, str>> {
+    check_file_name(v, "dbfilename can't be a path, just a filename")
+}
+
+fn check_appendfilename(v: &[u8]) -> Result<String, Cow<'static, str>> {
+    check_file_name(v, "appendfilename can't be a path, just a filename")
+}
+
+fn check_appenddirname(v: &[u8]) -> Result<String, Cow<'static, str>> {
+    check_file_name(v, "appenddirname can't be a path, just a dirname")
+}
+
+/// `aof-use-rdb-preamble`: embedis always writes AOF bases in RDB form (what Redis 7.0 does
+/// by default), so `no` is refused rather than ignored.
+fn check_rdb_preamble(v: &[u8]) -> Result<String, Cow<'static, str>> {
     match parse_yes_no(v) {
         None => Err(Cow::Borrowed("argument must be 'yes' or 'no'")),
-        Some(true) => Err(Cow::Borrowed(
-            "embedis does not persist data yet: only appendonly no is supported",
+        Some(true) => Ok("yes".into()),
+        Some(false) => Err(Cow::Borrowed(
+            "embedis writes AOF base files in RDB form only: aof-use-rdb-preamble no is not supported",
         )),
-        Some(false) => Ok("no".into()),
     }
 }
 
@@ -761,15 +833,102 @@ pub static PARAMS: &[Param] = &[
     param(
         "save",
         Kind::Special(check_save),
-        |_| String::new(),
-        |_, _| {},
+        |c| c.persist.save_string(),
+        |c, v| {
+            // Checked already.
+            if let Ok(points) = crate::persist::PersistConfig::parse_save(&v.text()) {
+                c.persist.save = points;
+            }
+        },
     ),
     param(
         "appendonly",
-        Kind::Special(check_appendonly),
-        |_| yes_no(false),
-        |_, _| {},
+        Kind::Bool,
+        |c| yes_no(c.persist.appendonly),
+        |c, v| c.persist.appendonly = v.int() != 0,
     ),
+    param(
+        "appendfsync",
+        Kind::Enum(&["everysec", "always", "no"]),
+        |c| c.persist.appendfsync.name().into(),
+        |c, v| {
+            if let Some(f) = crate::persist::Fsync::parse(&v.text()) {
+                c.persist.appendfsync = f;
+            }
+        },
+    ),
+    param(
+        "dir",
+        Kind::Special(check_dir),
+        |c| show_dir(&c.persist.dir),
+        |c, v| c.persist.dir = v.text().into(),
+    )
+    .protected(),
+    param(
+        "dbfilename",
+        Kind::Special(check_dbfilename),
+        |c| c.persist.dbfilename.clone(),
+        |c, v| c.persist.dbfilename = v.text(),
+    )
+    .protected(),
+    param(
+        "appendfilename",
+        Kind::Special(check_appendfilename),
+        |c| c.persist.appendfilename.clone(),
+        |c, v| c.persist.appendfilename = v.text(),
+    )
+    .immutable(),
+    param(
+        "appenddirname",
+        Kind::Special(check_appenddirname),
+        |c| c.persist.appenddirname.clone(),
+        |c, v| c.persist.appenddirname = v.text(),
+    )
+    .immutable(),
+    param(
+        "aof-use-rdb-preamble",
+        Kind::Special(check_rdb_preamble),
+        |c| yes_no(c.persist.aof_use_rdb_preamble),
+        |c, _| c.persist.aof_use_rdb_preamble = true,
+    ),
+    param(
+        "aof-load-truncated",
+        Kind::Bool,
+        |c| yes_no(c.persist.aof_load_truncated),
+        |c, v| c.persist.aof_load_truncated = v.int() != 0,
+    ),
+    param(
+        "rdbcompression",
+        Kind::Bool,
+        |c| yes_no(c.persist.rdbcompression),
+        |c, v| c.persist.rdbcompression = v.int() != 0,
+    ),
+    param(
+        "rdbchecksum",
+        Kind::Bool,
+        |c| yes_no(c.persist.rdbchecksum),
+        |c, v| c.persist.rdbchecksum = v.int() != 0,
+    )
+    .immutable(),
+    param(
+        "auto-aof-rewrite-percentage",
+        int(0, INT_MAX),
+        |c| c.persist.auto_aof_rewrite_percentage.to_string(),
+        |c, v| c.persist.auto_aof_rewrite_percentage = v.int() as u64,
+    ),
+    param(
+        "auto-aof-rewrite-min-size",
+        memory(0, LONG_MAX),
+        |c| c.persist.auto_aof_rewrite_min_size.to_string(),
+        |c, v| c.persist.auto_aof_rewrite_min_size = v.int() as u64,
+    ),
+    param(
+        "enable-protected-configs",
+        Kind::Enum(&["no", "yes", "local"]),
+        |c| c.enable_protected_configs.clone(),
+        |c, v| c.enable_protected_configs = v.text(),
+    )
+    .immutable(),
     param(
         "hash-max-listpack-entries",
         uint(0, LONG_MAX),
@@ -934,6 +1093,18 @@ impl Config {
     /// order: unknown names, immutable parameters and duplicates first (the first problem
     /// found wins), then each value in turn.
     pub fn set_many(&self, pairs: &[(&[u8], &[u8])]) -> Result<(), ConfigError> {
+        self.set_many_as(pairs, true)
+    }
+
+    /// [`Config::set_many`] for a client that is `local` (in-process, or connected over the
+    /// loopback interface), which `enable-protected-configs local` lets change protected
+    /// parameters.
+    pub fn set_many_as(&self, pairs: &[(&[u8], &[u8])], local: bool) -> Result<(), ConfigError> {
+        let protected_ok = self.read(|c| match c.enable_protected_configs.as_str() {
+            "yes" => true,
+            "local" => local,
+            _ => false,
+        });
         let mut found = Vec::with_capacity(pairs.len());
         let mut first_problem: Option<ConfigError> = None;
         for (name, _) in pairs {
@@ -945,10 +1116,15 @@ impl Config {
             if first_problem.is_some() {
                 continue;
             }
-            if !param.mutable {
+            if !param.mutable || (param.protected && !protected_ok) {
+                let reason = if param.mutable {
+                    "can't set protected config"
+                } else {
+                    "can't set immutable config"
+                };
                 first_problem = Some(ConfigError::Failed {
                     name: shown,
-                    reason: Cow::Borrowed("can't set immutable config"),
+                    reason: Cow::Borrowed(reason),
                 });
                 continue;
             }
@@ -1127,10 +1303,59 @@ mod tests {
     }
 
     #[test]
-    fn persistence_params_are_honest() {
+    fn persistence_params_like_redis() {
         let c = Config::default();
         set(&c, &[("save", ""), ("appendonly", "NO")]).unwrap();
-        assert!(set(&c, &[("save", "3600 1")]).unwrap_err().contains("save"));
+        set(&c, &[("save", "3600 1 +60 0")]).unwrap();
+        assert_eq!(c.get().get_text("save").as_deref(), Some("3600 1 60 0"));
+        for bad in ["10", "0 1", "10 -1", "a b", "10  1"] {
+            assert!(
+                set(&c, &[("save", bad)])
+                    .unwrap_err()
+                    .ends_with("Invalid save parameters"),
+                "{bad}"
+            );
+        }
+        assert!(
+            set(&c, &[("dir", "/tmp")])
+                .unwrap_err()
+                .ends_with("can't set protected config")
+        );
+        assert!(
+            set(&c, &[("rdbchecksum", "no")])
+                .unwrap_err()
+                .ends_with("can't set immutable config")
+        );
+        let mut open = ConfigValues::default();
+        open.apply("enable-protected-configs", b"local").unwrap();
+        let c2 = Config::new(open);
+        let pairs: &[(&[u8], &[u8])] = &[(b"dir", b"/tmp")];
+        assert!(c2.set_many_as(pairs, false).is_err());
+        c2.set_many_as(pairs, true).unwrap();
+        assert!(
+            set(&c2, &[("dir", "/nonexistent-embedis")])
+                .unwrap_err()
+                .ends_with("- No such file or directory")
+        );
+        assert!(
+            set(&c2, &[("dbfilename", "a/b")])
+                .unwrap_err()
+                .ends_with("dbfilename can't be a path, just a filename")
+        );
+        set(
+            &c,
+            &[
+                ("appendfsync", "ALWAYS"),
+                ("auto-aof-rewrite-min-size", "1kb"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.get().persist.auto_aof_rewrite_min_size, 1024);
+        assert!(
+            set(&c, &[("appendfsync", "sometimes")])
+                .unwrap_err()
+                .ends_with("argument(s) must be one of the following: everysec, always, no")
+        );
         assert!(
             set(&c, &[("save", "abc")])
                 .unwrap_err()
@@ -1141,7 +1366,8 @@ mod tests {
                 .unwrap_err()
                 .ends_with("argument must be 'yes' or 'no'")
         );
-        assert!(set(&c, &[("appendonly", "yes")]).is_err());
+        set(&c, &[("appendonly", "yes")]).unwrap();
+        assert_eq!(c.get().get_text("appendonly").as_deref(), Some("yes"));
     }
 
     #[test]

@@ -62,6 +62,9 @@ impl Db {
         opts: RestoreOptions,
     ) -> Result<()> {
         let key = key.as_ref();
-        self.with_key(key, |a| restore_exec(a, key, ttl_ms, payload, opts))
+        let zlimits = crate::cmd::zset::limits(self.engine());
+        self.with_key(key, |a| {
+            restore_exec(a, key, ttl_ms, payload, opts, &zlimits)
+        })
     }
 }

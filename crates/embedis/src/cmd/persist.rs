@@ -153,6 +153,7 @@ pub fn restore_exec(
     ttl_ms: i64,
     payload: &[u8],
     opts: RestoreOptions,
+    zlimits: &crate::types::zset::Limits,
 ) -> Result<()> {
     if !opts.replace && a.get_mut(key).is_some() {
         return Err(error::BUSYKEY);
@@ -162,7 +163,7 @@ pub fn restore_exec(
     }
     let body = dump::verify(payload).ok_or(error::DUMP_PAYLOAD)?;
     let hasher = super::aggregate::member_hasher(a);
-    let value = dump::restore_value(body, hasher).map_err(|_| error::BAD_DATA_FORMAT)?;
+    let value = dump::restore_value(body, hasher, zlimits).map_err(|_| error::BAD_DATA_FORMAT)?;
     let deleted = opts.replace && a.remove(key).is_some();
     let now = a.now_ms() as i64;
     let expire = match ttl_ms {
@@ -203,13 +204,14 @@ pub fn restore_exec(
 fn restore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
     let opts = parse_restore_options(&args[4..])?;
     let key = &args[1];
+    let zlimits = super::zset::limits(ctx.engine());
     ctx.key(key, |a| {
         // Redis's order: an existing key is reported before a bad TTL.
         if !opts.replace && a.get_mut(key).is_some() {
             return Err(error::BUSYKEY);
         }
         let ttl = int(&args[2])?;
-        restore_exec(a, key, ttl, &args[3], opts)
+        restore_exec(a, key, ttl, &args[3], opts, &zlimits)
     })?;
     Ok(Reply::Ok)
 }

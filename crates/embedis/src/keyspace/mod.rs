@@ -55,8 +55,11 @@ pub struct Shard {
 }
 
 /// A point-in-time snapshot in progress (BGSAVE, AOF rewrite): it is handed each shard's
-/// contents by whoever locks that shard first after the snapshot was requested, before any
-/// change, so the snapshot is the keyspace as it was at the request (see `persist`).
+/// contents by whoever first takes that shard for writing after the snapshot was requested,
+/// before any change, so the snapshot is the keyspace as it was at the request (see
+/// `persist`). Readers (DBSIZE, KEYS, a GET without lazy expiry) do not capture: only a
+/// mutable view of a shard ([`Access`]'s `shard_mut` paths) does, so a command that locks
+/// every shard right after a BGSAVE pays only for the shards it changes.
 pub trait ShardCapture: Send + Sync + std::fmt::Debug {
     /// Records shard `idx` as it is now. Called with the shard locked.
     fn capture(&self, idx: usize, shard: &Shard);
@@ -70,6 +73,13 @@ fn settle(idx: usize, shard: &mut Shard) {
             c.capture(idx, shard);
         }
     }
+}
+
+/// `shard`, settled first: what every mutable path of [`Access`] hands out.
+#[inline]
+fn settled(idx: usize, shard: &mut Shard) -> &mut Shard {
+    settle(idx, shard);
+    shard
 }
 
 impl Shard {
@@ -383,9 +393,13 @@ impl Keyspace {
     }
 
     fn lock_index(&self, idx: usize) -> MutexGuard<'_, Shard> {
-        let mut g = self.shards[idx].lock();
-        settle(idx, &mut g);
-        g
+        self.shards[idx].lock()
+    }
+
+    /// Locks shard `idx` just long enough to hand it to its pending snapshot, if any (the
+    /// snapshot's own thread settles the shards no writer took).
+    pub fn settle_shard(&self, idx: usize) {
+        settle(idx, &mut self.shards[idx].lock());
     }
 
     /// Locks every shard, in ascending order.
@@ -428,9 +442,9 @@ fn shard_mut<'g>(guards: &'g mut Guards<'_>, idx: usize) -> &'g mut Shard {
     match guards {
         Guards::One(held, g) => {
             assert_eq!(*held, idx, "command touched a key outside its locked shard");
-            g
+            settled(idx, g)
         }
-        Guards::All(gs) => &mut gs[idx],
+        Guards::All(gs) => settled(idx, &mut gs[idx]),
     }
 }
 
@@ -526,13 +540,7 @@ impl<'a> Access<'a> {
     }
 
     fn shard_at(&mut self, idx: usize) -> &mut Shard {
-        match &mut self.guards {
-            Guards::One(held, g) => {
-                assert_eq!(*held, idx, "command touched a key outside its locked shard");
-                g
-            }
-            Guards::All(gs) => &mut gs[idx],
-        }
+        shard_mut(&mut self.guards, idx)
     }
 
     /// Adds what changed in table (`idx`, `db`) since it was last published to the totals.
@@ -900,11 +908,13 @@ impl<'a> Access<'a> {
     pub fn tables(&mut self, db: usize) -> impl Iterator<Item = &mut Table> {
         self.settle_accounts();
         self.resync = true;
-        let gs = match &mut self.guards {
-            Guards::All(gs) => gs.as_mut_slice(),
-            Guards::One(_, g) => std::slice::from_mut(g),
+        let (first, gs) = match &mut self.guards {
+            Guards::All(gs) => (0, gs.as_mut_slice()),
+            Guards::One(idx, g) => (*idx, std::slice::from_mut(g)),
         };
-        gs.iter_mut().map(move |g| g.table(db))
+        gs.iter_mut()
+            .enumerate()
+            .map(move |(i, g)| settled(first + i, g).table(db))
     }
 
     /// Every locked shard's table of `db`, read-only (no re-summing afterwards).
@@ -925,10 +935,10 @@ impl<'a> Access<'a> {
         self.settle_accounts();
         self.resync = true;
         match &mut self.guards {
-            Guards::All(gs) => gs[idx].table(db),
+            Guards::All(gs) => settled(idx, &mut gs[idx]).table(db),
             Guards::One(held, g) => {
                 assert_eq!(*held, idx, "shard not locked");
-                g.table(db)
+                settled(idx, g).table(db)
             }
         }
     }
@@ -949,11 +959,13 @@ impl<'a> Access<'a> {
     pub fn shards(&mut self) -> impl Iterator<Item = &mut Shard> {
         self.settle_accounts();
         self.resync = true;
-        let gs = match &mut self.guards {
-            Guards::All(gs) => gs.as_mut_slice(),
-            Guards::One(_, g) => std::slice::from_mut(g),
+        let (first, gs) = match &mut self.guards {
+            Guards::All(gs) => (0, gs.as_mut_slice()),
+            Guards::One(idx, g) => (*idx, std::slice::from_mut(g)),
         };
-        gs.iter_mut().map(|g| &mut **g)
+        gs.iter_mut()
+            .enumerate()
+            .map(move |(i, g)| settled(first + i, g))
     }
 
     /// Number of keys in `db` across the locked shards.

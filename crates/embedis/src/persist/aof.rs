@@ -138,9 +138,15 @@ impl Manifest {
         s
     }
 
-    /// The next sequence number for a new incremental file.
+    /// The next sequence number for a new incremental file (past the history's too: a name
+    /// still listed there is deleted once a rewrite completes).
     pub fn next_incr_seq(&self) -> u64 {
-        self.incrs.last().map_or(1, |f| f.seq + 1)
+        self.incrs
+            .iter()
+            .chain(self.history.iter().filter(|f| f.kind == FileKind::Incr))
+            .map(|f| f.seq + 1)
+            .max()
+            .unwrap_or(1)
     }
 }
 

@@ -194,7 +194,12 @@ impl PersistConfig {
             "rdbcompression" => self.rdbcompression = yes_no(value)?,
             "rdbchecksum" => self.rdbchecksum = yes_no(value)?,
             "aof-load-truncated" => self.aof_load_truncated = yes_no(value)?,
-            "aof-use-rdb-preamble" => self.aof_use_rdb_preamble = yes_no(value)?,
+            "aof-use-rdb-preamble" => {
+                if !yes_no(value)? {
+                    return Err("embedis writes AOF base files in RDB form only: aof-use-rdb-preamble no is not supported".into());
+                }
+                self.aof_use_rdb_preamble = true
+            }
             "auto-aof-rewrite-percentage" => {
                 self.auto_aof_rewrite_percentage = value
                     .parse()

@@ -46,10 +46,14 @@ pub fn verify(payload: &[u8]) -> Option<&[u8]> {
 }
 
 /// Decodes a verified payload body into a value.
-pub fn restore_value(body: &[u8], hasher: MemberHasher) -> Result<Value, RdbError> {
+pub fn restore_value(
+    body: &[u8],
+    hasher: MemberHasher,
+    zlimits: &crate::types::zset::Limits,
+) -> Result<Value, RdbError> {
     let mut i = Input::new(body);
     let ty = i.u8()?;
-    read_object(&mut i, ty, hasher)
+    read_object(&mut i, ty, hasher, zlimits)
 }
 
 /// The FUNCTION DUMP payload of these libraries' source codes.
@@ -105,7 +109,7 @@ mod tests {
     const REDIS_SET: &[u8] = b"\x02\x02\x01b\x01a\n\x00u\xd9\x9d\x83^\xf8_e";
 
     fn load(p: &[u8]) -> Value {
-        restore_value(verify(p).expect("valid payload"), HS).unwrap()
+        restore_value(verify(p).expect("valid payload"), HS, &Default::default()).unwrap()
     }
 
     #[test]

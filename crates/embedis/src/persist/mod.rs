@@ -9,17 +9,18 @@
 //! 1. The snapshot is *requested* with every shard locked (one all-shards lock, O(shards)
 //!    work: each shard gets a pointer to the snapshot). That instant is the snapshot's
 //!    point in time.
-//! 2. From then on, whoever locks a shard first, a command or the snapshot's own thread,
-//!    serializes that shard to RDB bytes *before* touching it (see
+//! 2. From then on, whoever first takes a shard for writing, a command or the snapshot's own
+//!    thread, serializes that shard to RDB bytes *before* changing it (see
 //!    [`crate::keyspace::ShardCapture`]); the snapshot thread walks all shards so the
-//!    untouched ones are done too.
+//!    untouched ones are done too. Readers do not capture: DBSIZE or KEYS right after a
+//!    BGSAVE do not wait for the serialization.
 //! 3. The file is written from those bytes with no lock held.
 //!
 //! So the snapshot is exactly the keyspace at step 1, across all shards and databases
 //! (the same consistency a fork gives), and the longest pause a command sees is one shard's
 //! serialization (1/64 of the data), not the whole dataset's. A multi-key command that
-//! locks all shards right after a request pays for the shards not yet captured: the
-//! snapshot thread captures them back to back, so that window is short. The cost is memory:
+//! locks all shards right after a request pays only for the shards it writes to (an MSET of
+//! two keys: two shards), or waits while the snapshot thread holds one shard. The cost is memory:
 //! the serialized snapshot (about the RDB file's size) is held until it is written.
 //! Serializing under the lock instead of cloning values was chosen because it allocates one
 //! buffer per shard instead of one per key, and the bytes are needed anyway.
@@ -119,6 +120,8 @@ pub fn parse_memory(s: &str) -> Option<u64> {
 #[derive(Debug, Default)]
 pub struct Persistence {
     state: OnceLock<Arc<State>>,
+    /// Serializes CONFIG SET (apply, give effect, or undo all of it).
+    reconfig: Mutex<()>,
 }
 
 /// The live persistence state of an opened store.
@@ -138,6 +141,8 @@ pub struct State {
     rdb_saves: AtomicU64,
     rewrite_running: AtomicBool,
     rewrite_scheduled: AtomicBool,
+    /// When starting the AOF last failed (Unix seconds; 0: never): retried 5 s later.
+    last_aof_start_failed_secs: AtomicU64,
     last_rewrite_ok: AtomicBool,
     last_rewrite_secs: AtomicI64,
     aof_rewrites: AtomicU64,
@@ -172,6 +177,141 @@ impl Persistence {
     pub fn config(&self) -> Option<PersistConfig> {
         self.state.get().map(|s| s.config.lock().clone())
     }
+
+    /// Held by CONFIG SET from its checks to its effects, so that changes do not interleave.
+    pub fn reconfig_lock(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.reconfig.lock()
+    }
+}
+
+/// Gives effect to a CONFIG SET that changed persistence parameters from `old` to `new`
+/// (already checked and stored): the snapshot schedule and file names are read from the new
+/// settings from now on, `appendfsync` applies to the next write, `appendonly yes` starts the
+/// AOF with a background rewrite (the new base holds the data as of that instant, later
+/// writes go to a new incremental file) and `appendonly no` stops it, a new `dir` with the
+/// AOF on rewrites it there. A store opened without persistence refuses save points and the
+/// AOF (it has no directory of its own to write to); the caller then undoes the CONFIG SET.
+pub fn reconfigure(
+    engine: &Engine,
+    old: &PersistConfig,
+    new: &PersistConfig,
+) -> Result<(), crate::config::ConfigError> {
+    let Some(state) = engine.persist.state().cloned() else {
+        let refuse = |name: &str| {
+            Err(crate::config::ConfigError::Failed {
+                name: name.into(),
+                reason: std::borrow::Cow::Borrowed(
+                    "persistence is not configured for this store: open it with DbBuilder::persistence, or start embedis-server with --dir, --save or --appendonly",
+                ),
+            })
+        };
+        if new.appendonly {
+            return refuse("appendonly");
+        }
+        if !new.save.is_empty() {
+            return refuse("save");
+        }
+        return Ok(());
+    };
+    *state.config.lock() = new.clone();
+    state.aof.set_fsync(new.appendfsync);
+    if new.appendonly && !old.appendonly {
+        start_aof(&state);
+    } else if !new.appendonly && old.appendonly {
+        stop_aof(&state);
+    } else if new.appendonly && new.dir != old.dir {
+        match bgrewriteaof(engine) {
+            Err(BgError::InProgress) => state.rewrite_scheduled.store(true, Ordering::SeqCst),
+            Ok(()) | Err(BgError::NotConfigured) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Starts the AOF (CONFIG SET appendonly yes) in the background: waits for a running
+/// rewrite to end, then rewrites with logging starting at the snapshot's instant. A failure
+/// is retried by the persistence thread while `appendonly` stays on.
+fn start_aof(state: &Arc<State>) {
+    let state = state.clone();
+    let spawned = std::thread::Builder::new()
+        .name("embedis-aof-start".into())
+        .spawn(move || {
+            while state
+                .rewrite_running
+                .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let r = match state.engine.upgrade() {
+                Some(engine) if state.config.lock().appendonly && !state.aof.enabled() => {
+                    adopt_manifest_on_disk(&state);
+                    let started = engine.clock.now_millis();
+                    let r = rewrite_aof(&engine, &state, true);
+                    state.last_rewrite_secs.store(
+                        ((engine.clock.now_millis().saturating_sub(started)) / 1000) as i64,
+                        Ordering::SeqCst,
+                    );
+                    if r.is_ok() {
+                        state.aof_rewrites.fetch_add(1, Ordering::Relaxed);
+                    }
+                    r
+                }
+                _ => Ok(()),
+            };
+            if let Err(e) = &r {
+                eprintln!("embedis: starting the AOF failed: {e}");
+                state.last_aof_start_failed_secs.store(
+                    state.engine.upgrade().map_or(0, |e| now_secs(&e)),
+                    Ordering::SeqCst,
+                );
+            }
+            state.last_rewrite_ok.store(r.is_ok(), Ordering::SeqCst);
+            state.rewrite_running.store(false, Ordering::SeqCst);
+        });
+    if let Err(e) = spawned {
+        eprintln!("embedis: could not start the AOF: {e}");
+    }
+}
+
+/// Stops the AOF (CONFIG SET appendonly no) from another thread: the gate must be taken
+/// exclusively, and the CONFIG SET that asks (like any command while the AOF is on) holds
+/// it shared until it has replied.
+fn stop_aof(state: &Arc<State>) {
+    let state = state.clone();
+    let spawned = std::thread::Builder::new()
+        .name("embedis-aof-stop".into())
+        .spawn(move || {
+            let _gate = state.aof.gate.write();
+            if !state.config.lock().appendonly {
+                state.aof.stop();
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("embedis: could not stop the AOF: {e}");
+    }
+}
+
+/// Before the AOF starts in a directory that already has a manifest (left by an earlier run
+/// with the AOF on), takes that manifest over so that new files get new sequence numbers and
+/// the old ones are deleted once the new base is written (Redis 7.0 reads the manifest at
+/// start-up whatever `appendonly` says, to the same end).
+fn adopt_manifest_on_disk(state: &State) {
+    let cfg = state.config.lock().clone();
+    let mut guard = state.manifest.lock();
+    if guard.is_some() {
+        return;
+    }
+    let Ok(text) = std::fs::read_to_string(manifest_path(&cfg)) else {
+        return;
+    };
+    if let Ok(mut m) = Manifest::parse(&text) {
+        // Nothing of the old files is current: all of it is history once the base lands.
+        let mut old: Vec<ManifestFile> = m.base.take().into_iter().collect();
+        old.append(&mut m.incrs);
+        m.history.append(&mut old);
+        *guard = Some(m);
+    }
 }
 
 fn now_secs(engine: &Engine) -> u64 {
@@ -194,6 +334,7 @@ impl State {
             rdb_saves: AtomicU64::new(0),
             rewrite_running: AtomicBool::new(false),
             rewrite_scheduled: AtomicBool::new(false),
+            last_aof_start_failed_secs: AtomicU64::new(0),
             last_rewrite_ok: AtomicBool::new(true),
             last_rewrite_secs: AtomicI64::new(-1),
             aof_rewrites: AtomicU64::new(0),
@@ -224,8 +365,12 @@ impl State {
 
 /// Loads the store's files into `engine` and starts persisting (called once, by
 /// [`crate::DbBuilder::open`], before the store is shared).
-pub fn open(engine: &Arc<Engine>, config: PersistConfig) -> Result<(), PersistError> {
+pub fn open(engine: &Arc<Engine>, mut config: PersistConfig) -> Result<(), PersistError> {
     std::fs::create_dir_all(&config.dir).map_err(io_err(&config.dir))?;
+    if let Ok(abs) = std::fs::canonicalize(&config.dir) {
+        config.dir = abs;
+    }
+    engine.config.update(|c| c.persist = config.clone());
     let state = Arc::new(State::new(
         Arc::downgrade(engine),
         config.clone(),
@@ -333,7 +478,8 @@ fn load_rdb_bytes(
     let mut functions = Vec::new();
     let mut loaded = 0u64;
     let mut expired = 0u64;
-    let summary = read_file(data, hasher, trailing, |r| {
+    let zlimits = crate::cmd::zset::limits(engine);
+    let summary = read_file(data, hasher, &zlimits, trailing, |r| {
         match r {
             Record::Key(k) => {
                 if k.db >= dbs {
@@ -755,7 +901,10 @@ fn rewrite_aof(engine: &Engine, state: &State, start: bool) -> Result<(), Persis
         let mut guard = state.manifest.lock();
         let m = guard.get_or_insert_with(Manifest::default);
         let mut new_incr_seq = None;
-        if state.aof.enabled() || start {
+        // Checked under the gate: a CONFIG SET appendonly no since the start was asked for
+        // wins (its stop takes the gate too).
+        let starting = start && state.config.lock().appendonly;
+        if state.aof.enabled() || starting {
             let seq = m.next_incr_seq();
             let name = format!("{}.{seq}.incr.aof", cfg.appendfilename);
             let p = dir.join(&name);
@@ -783,7 +932,13 @@ fn rewrite_aof(engine: &Engine, state: &State, start: bool) -> Result<(), Persis
         .manifest
         .lock()
         .as_ref()
-        .and_then(|m| m.base.as_ref().map(|b| b.seq + 1))
+        .and_then(|m| {
+            m.base
+                .iter()
+                .chain(m.history.iter().filter(|f| f.kind == FileKind::Base))
+                .map(|b| b.seq + 1)
+                .max()
+        })
         .unwrap_or(1);
     let base_name = format!("{}.{base_seq}.base.rdb", cfg.appendfilename);
     let base_path = dir.join(&base_name);
@@ -872,6 +1027,15 @@ fn cron(engine: &Engine, state: &State) {
             let _ = bgsave(engine, None);
         }
     }
+    if cfg.appendonly
+        && !state.aof.enabled()
+        && !state.rewrite_in_progress()
+        && now.saturating_sub(state.last_aof_start_failed_secs.load(Ordering::SeqCst)) >= 5
+    {
+        if let Some(state) = engine.persist.state() {
+            start_aof(state);
+        }
+    }
     if state.aof.enabled() && !state.rewrite_in_progress() {
         let scheduled = state.rewrite_scheduled.swap(false, Ordering::SeqCst);
         let incr = state.aof.incr_size.load(Ordering::Relaxed);
@@ -958,7 +1122,12 @@ pub fn info(engine: &Engine) -> Vec<(&'static str, String)> {
             "rdb_last_load_keys_loaded",
             s.loaded_keys.load(Ordering::Relaxed).to_string(),
         ),
-        ("aof_enabled", (s.aof.enabled() as u8).to_string()),
+        // On from CONFIG SET appendonly yes, while the first rewrite runs (Redis's
+        // AOF_WAIT_REWRITE counts as enabled too).
+        (
+            "aof_enabled",
+            ((s.aof.enabled() || s.config.lock().appendonly) as u8).to_string(),
+        ),
         (
             "aof_rewrite_in_progress",
             (s.rewrite_in_progress() as u8).to_string(),

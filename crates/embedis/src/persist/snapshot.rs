@@ -92,7 +92,7 @@ impl Snapshot {
     /// returns the parts by database: `result[db]` lists that database's parts.
     pub fn complete(&self, engine: &Engine) -> Result<Vec<Vec<DbPart>>, String> {
         for idx in 0..SHARDS {
-            drop(engine.keyspace.lock_shard(idx, &engine.stats, self.now_ms));
+            engine.keyspace.settle_shard(idx);
         }
         let errors = std::mem::take(&mut *self.errors.lock());
         if !errors.is_empty() {

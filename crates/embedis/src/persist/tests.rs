@@ -387,7 +387,7 @@ proptest! {
                 _ => body.insert(i, byte),
             }
         }
-        let _ = dump::restore_value(&body, MemberHasher::with_seed(1));
+        let _ = dump::restore_value(&body, MemberHasher::with_seed(1), &Default::default());
         // And through RESTORE with a recomputed checksum.
         let mut full = body.clone();
         full.extend_from_slice(&10u16.to_le_bytes());
@@ -397,4 +397,171 @@ proptest! {
         let r = db.call([&b"RESTORE"[..], b"k", b"0", &full]);
         prop_assert!(matches!(r, Reply::Ok | Reply::Error(_)));
     }
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn info_field(db: &Db, field: &str) -> String {
+    let info = db.info("persistence");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+        .unwrap_or_default()
+}
+
+#[test]
+fn config_set_appendonly_starts_and_stops_the_aof() {
+    let dir = TempDir::new("cfg-aof");
+    let db = open(rdb_only(&dir.0));
+    db.call(["SET", "before", "1"]);
+    db.config_set(&[("appendonly", "yes"), ("appendfsync", "always")])
+        .unwrap();
+    assert_eq!(info_field(&db, "aof_enabled"), "1");
+    wait_until("the AOF to start", || {
+        db.engine().persist.aof().is_some() && info_field(&db, "aof_rewrite_in_progress") == "0"
+    });
+    db.call(["SET", "after", "2"]);
+    let manifest = dir.0.join("appendonlydir/appendonly.aof.manifest");
+    assert!(manifest.is_file());
+    drop(db);
+    // The AOF holds both: the write before (in the base) and after (in the incr file).
+    let db = open(aof(&dir.0, Fsync::Always));
+    assert_eq!(db.call(["GET", "before"]), Reply::bulk("1"));
+    assert_eq!(db.call(["GET", "after"]), Reply::bulk("2"));
+    db.config_set(&[("appendonly", "no")]).unwrap();
+    wait_until("the AOF to stop", || db.engine().persist.aof().is_none());
+    db.call(["SET", "unlogged", "3"]);
+    drop(db);
+    let db = open(aof(&dir.0, Fsync::Always));
+    assert_eq!(db.call(["GET", "after"]), Reply::bulk("2"));
+    assert_eq!(db.call(["GET", "unlogged"]), Reply::Nil);
+}
+
+#[test]
+fn config_set_appendonly_again_replaces_an_old_aof() {
+    let dir = TempDir::new("cfg-aof-again");
+    let db = open(aof(&dir.0, Fsync::Always));
+    db.call(["SET", "old", "1"]);
+    drop(db);
+    // Started without the AOF, the old files are not loaded; turning it on must not replay
+    // them on top of the new base later.
+    let db = open(rdb_only(&dir.0));
+    db.call(["SET", "new", "2"]);
+    db.config_set(&[("appendonly", "yes")]).unwrap();
+    wait_until("the AOF to start", || {
+        db.engine().persist.aof().is_some() && info_field(&db, "aof_rewrite_in_progress") == "0"
+    });
+    db.call(["SET", "newer", "3"]);
+    drop(db);
+    let db = open(aof(&dir.0, Fsync::Always));
+    assert_eq!(db.call(["GET", "old"]), Reply::Nil);
+    assert_eq!(db.call(["GET", "new"]), Reply::bulk("2"));
+    assert_eq!(db.call(["GET", "newer"]), Reply::bulk("3"));
+    let files = std::fs::read_dir(dir.0.join("appendonlydir"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 3, "manifest, one base, one incr");
+}
+
+#[test]
+fn config_set_save_and_dir_take_effect() {
+    let dir = TempDir::new("cfg-save");
+    let other = TempDir::new("cfg-save-other");
+    let mut values = crate::config::ConfigValues::default();
+    values.apply("enable-protected-configs", b"yes").unwrap();
+    let db = Db::builder()
+        .config(values)
+        .persistence(rdb_only(&dir.0))
+        .open()
+        .unwrap();
+    let shown = db.config_get(&["dir"]);
+    assert_eq!(
+        shown[0].1,
+        std::fs::canonicalize(&dir.0).unwrap().display().to_string()
+    );
+    db.config_set(&[("dir", other.0.to_str().unwrap()), ("dbfilename", "x.rdb")])
+        .unwrap();
+    db.call(["SET", "k", "v"]);
+    assert_eq!(db.call(["SAVE"]), Reply::Ok);
+    assert!(other.0.join("x.rdb").is_file());
+    assert!(!dir.0.join("dump.rdb").exists());
+    // A save point: one change in one second makes the persistence thread save.
+    db.config_set(&[("dbfilename", "auto.rdb"), ("save", "1 1")])
+        .unwrap();
+    db.call(["SET", "k2", "v"]);
+    wait_until("the save point", || other.0.join("auto.rdb").is_file());
+    // A refused value undoes the whole CONFIG SET.
+    assert!(
+        db.config_set(&[("save", ""), ("dir", "/nonexistent-embedis-dir")])
+            .is_err()
+    );
+    assert_eq!(db.config_get(&["save"])[0].1, "1 1");
+}
+
+#[test]
+fn a_store_without_persistence_refuses_save_points_and_the_aof() {
+    let db = Db::new();
+    assert_eq!(db.config_get(&["save"])[0].1, "");
+    assert_eq!(db.config_get(&["appendonly"])[0].1, "no");
+    let e = db
+        .config_set(&[("appendfsync", "always"), ("appendonly", "yes")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("'appendonly'") && e.contains("not configured"),
+        "{e}"
+    );
+    assert_eq!(db.config_get(&["appendfsync"])[0].1, "everysec");
+    assert!(db.config_set(&[("save", "60 1")]).is_err());
+    db.config_set(&[("save", ""), ("rdbcompression", "no")])
+        .unwrap();
+}
+
+#[test]
+fn bgsave_is_the_keyspace_at_its_request_whatever_runs_after() {
+    let dir = TempDir::new("bgsave-pit");
+    let db = open(rdb_only(&dir.0));
+    for chunk in 0..20 {
+        let mut cmd = vec!["MSET".to_string()];
+        for i in chunk * 500..(chunk + 1) * 500 {
+            cmd.push(format!("k{i}"));
+            cmd.push(format!("v{i}"));
+        }
+        db.call(cmd);
+    }
+    db.call(["ZADD", "z", "1", "a", "2.5", "b"]);
+    assert_eq!(
+        db.call(["BGSAVE"]),
+        Reply::status("Background saving started")
+    );
+    // Readers (which capture nothing), then writers of every kind, all shards included.
+    assert_eq!(db.call(["DBSIZE"]), Reply::Int(10_001));
+    db.call(["KEYS", "k1*"]);
+    db.call(["MSET", "k1", "changed", "k2", "changed", "new", "1"]);
+    db.call(["DEL", "k3", "k4"]);
+    db.call(["ZADD", "z", "9", "c"]);
+    db.call(["SET", "k5", "x", "EX", "100"]);
+    db.call(["FLUSHDB"]);
+    while db.engine().persist.state().unwrap().bgsave_in_progress() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(db);
+    let db = open(rdb_only(&dir.0));
+    assert_eq!(db.call(["DBSIZE"]), Reply::Int(10_001));
+    for i in [1, 2, 3, 4, 5, 9999] {
+        assert_eq!(
+            db.call(["GET", &format!("k{i}")]),
+            Reply::bulk(format!("v{i}"))
+        );
+    }
+    assert_eq!(db.call(["TTL", "k5"]), Reply::Int(-1));
+    assert_eq!(db.call(["ZCARD", "z"]), Reply::Int(2));
+    assert_eq!(db.call(["EXISTS", "new"]), Reply::Int(0));
 }

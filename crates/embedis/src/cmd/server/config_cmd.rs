@@ -66,9 +66,44 @@ pub fn config_get_exec(engine: &Engine, patterns: &[impl AsRef<[u8]>]) -> Vec<(S
 /// CONFIG SET of several parameters, all or none, then what the engine derives from them
 /// (AUTH requirement, slow log thresholds, keyspace notifications, pub/sub output limit).
 pub fn config_set_exec(engine: &Engine, pairs: &[(&[u8], &[u8])]) -> Result<(), ConfigError> {
-    engine.config.set_many(pairs)?;
+    config_set_exec_as(engine, pairs, true)
+}
+
+/// [`config_set_exec`] for a client that is `local` or not (`enable-protected-configs
+/// local`). Persistence changes take effect through [`crate::persist::reconfigure`]; if it
+/// refuses them, every parameter of this CONFIG SET goes back to its old value, as in Redis.
+pub fn config_set_exec_as(
+    engine: &Engine,
+    pairs: &[(&[u8], &[u8])],
+    local: bool,
+) -> Result<(), ConfigError> {
+    let _serial = engine.persist.reconfig_lock();
+    let before = engine.config.get();
+    engine.config.set_many_as(pairs, local)?;
+    let after = engine.config.read(|c| c.persist.clone());
+    if after != before.persist {
+        if let Err(e) = crate::persist::reconfigure(engine, &before.persist, &after) {
+            engine.config.update(|c| *c = before);
+            return Err(e);
+        }
+    }
     apply(engine);
     Ok(())
+}
+
+/// Whether a client counts as local for `enable-protected-configs local`: in-process, or
+/// connected from 127.0.0.1 or ::1 (Redis's `islocalClient`; embedis has no unix socket).
+fn is_local(client: &crate::db::ClientState) -> bool {
+    let Some(conn) = client.conn.as_ref() else {
+        return true;
+    };
+    match conn.addr.parse::<std::net::SocketAddr>() {
+        Ok(a) => match a.ip() {
+            std::net::IpAddr::V4(ip) => ip == std::net::Ipv4Addr::LOCALHOST,
+            std::net::IpAddr::V6(ip) => ip == std::net::Ipv6Addr::LOCALHOST,
+        },
+        Err(_) => false,
+    }
 }
 
 /// Brings the engine's derived state in line with its configuration.
@@ -116,7 +151,8 @@ pub(super) fn set(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {
         .chunks_exact(2)
         .map(|p| (&p[0][..], &p[1][..]))
         .collect();
-    config_set_exec(ctx.engine(), &pairs).map_err(|e| Error::config(&e))?;
+    let local = is_local(ctx.client);
+    config_set_exec_as(ctx.engine(), &pairs, local).map_err(|e| Error::config(&e))?;
     Ok(Reply::Ok)
 }
 

@@ -15,9 +15,16 @@ use crate::types::bytetable::MemberHasher;
 use crate::types::hash::Hash;
 use crate::types::set::{Member, Set};
 use crate::types::string::Str;
+use crate::types::zset::{self, Listpack as ZListpack, TreeZSet, ZSet, cmp_entry};
 
-/// Reads the object of RDB type `ty` at the cursor.
-pub fn read_object(i: &mut Input<'_>, ty: u8, hasher: MemberHasher) -> Result<Value, RdbError> {
+/// Reads the object of RDB type `ty` at the cursor. `zlimits` are the
+/// `zset-max-listpack-*` thresholds a loaded sorted set's encoding is chosen by.
+pub fn read_object(
+    i: &mut Input<'_>,
+    ty: u8,
+    hasher: MemberHasher,
+    zlimits: &zset::Limits,
+) -> Result<Value, RdbError> {
     match ty {
         types::STRING => Ok(Value::Str(Str::from_vec(i.string()?.into_owned()))),
         types::SET => {
@@ -103,7 +110,8 @@ pub fn read_object(i: &mut Input<'_>, ty: u8, hasher: MemberHasher) -> Result<Va
             if items.is_empty() {
                 return Err(RdbError::EmptyKey);
             }
-            Err(RdbError::Unsupported("zset"))
+            let compact = matches!(ty, types::ZSET_ZIPLIST | types::ZSET_LISTPACK);
+            Ok(Value::from(build_zset(items, compact, zlimits)?))
         }
         types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 => Err(RdbError::Unsupported("stream")),
         types::MODULE_PRE_GA | types::MODULE_2 => Err(RdbError::Unsupported("module")),
@@ -206,6 +214,36 @@ pub fn read_zset(i: &mut Input<'_>, ty: u8) -> Result<Vec<(Vec<u8>, f64)>, RdbEr
     Ok(out)
 }
 
+/// A sorted set from loaded entries (any order), in the encoding Redis 7.0's loader gives
+/// it: a set that came as a listpack (`compact`) stays one unless it has more members than
+/// `zset-max-listpack-entries`; a set that came as a skiplist becomes a listpack when it is
+/// within both limits. A member given twice is corrupt data.
+pub fn build_zset(
+    mut items: Vec<(Vec<u8>, f64)>,
+    compact: bool,
+    limits: &zset::Limits,
+) -> Result<ZSet, RdbError> {
+    items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    if items.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(RdbError::Corrupt("duplicate sorted set member"));
+    }
+    items.sort_unstable_by(|a, b| cmp_entry(a.1, &a.0, b.1, &b.0));
+    let longest = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
+    let listpack = items.len() <= limits.max_listpack_entries
+        && (compact || longest <= limits.max_listpack_value);
+    Ok(if listpack {
+        let mut lp = ZListpack::new();
+        for (m, s) in &items {
+            lp.push_sorted(*s, m);
+        }
+        ZSet::Listpack(lp)
+    } else {
+        ZSet::Skiplist(Box::new(TreeZSet::from_sorted(
+            items.iter().map(|(m, s)| (m.as_slice(), *s)),
+        )))
+    })
+}
+
 /// One key read from a file.
 #[derive(Debug)]
 pub struct LoadedKey {
@@ -256,6 +294,7 @@ pub struct FileSummary {
 pub fn read_file(
     data: &[u8],
     hasher: MemberHasher,
+    zlimits: &zset::Limits,
     trailing: bool,
     mut sink: impl FnMut(Record) -> Result<(), RdbError>,
 ) -> Result<FileSummary, RdbError> {
@@ -288,7 +327,7 @@ pub fn read_file(
         }
         check_crc(data, body)?;
     }
-    read_records(&mut i, hasher, &mut summary, &mut sink)?;
+    read_records(&mut i, hasher, zlimits, &mut summary, &mut sink)?;
     let end = i.pos();
     summary.end = end;
     if has_crc {
@@ -319,6 +358,7 @@ fn check_crc(data: &[u8], body: usize) -> Result<(), RdbError> {
 fn read_records(
     i: &mut Input<'_>,
     hasher: MemberHasher,
+    zlimits: &zset::Limits,
     summary: &mut FileSummary,
     sink: &mut dyn FnMut(Record) -> Result<(), RdbError>,
 ) -> Result<(), RdbError> {
@@ -358,7 +398,7 @@ fn read_records(
             }
             ty => {
                 let key = i.string()?.into_owned();
-                match read_object(i, ty, hasher) {
+                match read_object(i, ty, hasher, zlimits) {
                     Ok(value) => {
                         summary.keys += 1;
                         sink(Record::Key(LoadedKey {

@@ -14,6 +14,7 @@ use crate::types::hash::Hash;
 use crate::types::list::List;
 use crate::types::set::{Member, Set};
 use crate::types::string::Str;
+use crate::types::zset::ZSet;
 
 /// The RDB type `value` is written as; `Err` names a type that has no RDB form in embedis
 /// yet.
@@ -25,6 +26,8 @@ pub fn object_type(value: &Value) -> Result<u8, &'static str> {
         Value::Set(s) if matches!(**s, Set::Intset(_)) => types::SET_INTSET,
         Value::Set(_) => types::SET,
         Value::List(_) => types::LIST_QUICKLIST_2,
+        Value::ZSet(z) if matches!(**z, ZSet::Listpack(_)) => types::ZSET_LISTPACK,
+        Value::ZSet(_) => types::ZSET_2,
         #[allow(unreachable_patterns)]
         other => return Err(other.type_name()),
     })
@@ -73,8 +76,42 @@ fn write_body(out: &mut Out, value: &Value, compress: bool) {
             }
         }
         Value::List(l) => write_quicklist(out, l, compress),
+        Value::ZSet(z) => write_zset(out, z, compress),
         #[allow(unreachable_patterns)]
         _ => {}
+    }
+}
+
+/// Scores whose magnitude is at most this, and integral, are listpack integers in Redis 7.0
+/// (`d2string` then `lpAppend`'s integer check); others are `%.17g` text (`inf`, `-inf`).
+const LISTPACK_INT_SCORE: f64 = (1u64 << 62) as f64;
+
+/// A sorted set as Redis 7.0 writes it: a listpack of member, score pairs in order
+/// (ZSET_LISTPACK), or the count then member and binary score from the greatest element to
+/// the smallest (ZSET_2, `rdbSaveObject` walks the skiplist from its tail so that loading
+/// always inserts at the head).
+fn write_zset(out: &mut Out, z: &ZSet, compress: bool) {
+    match z {
+        ZSet::Listpack(_) => {
+            let mut b = listpack::Builder::new();
+            for (m, s) in z.iter() {
+                b.push(m);
+                if s.fract() == 0.0 && s.abs() <= LISTPACK_INT_SCORE {
+                    b.push_int(s as i64);
+                } else {
+                    b.push(crate::num::fmt_f64_17g(s).as_bytes());
+                }
+            }
+            out.string(&b.finish(), compress);
+        }
+        ZSet::Skiplist(_) => {
+            out.len(z.len() as u64);
+            // The rank is where a backward walk starts: the greatest element.
+            for (m, s) in z.iter_from(z.len().saturating_sub(1), true) {
+                out.string(m, compress);
+                out.binary_double(s);
+            }
+        }
     }
 }
 
@@ -240,8 +277,8 @@ impl<W: Write> CrcWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::persist::rdb::Input;
     use crate::persist::rdb::reader::{Record, read_file, read_object};
+    use crate::persist::rdb::{Input, RdbError};
     use crate::types::bytetable::MemberHasher;
 
     const HS: MemberHasher = MemberHasher::with_seed(1);
@@ -251,7 +288,7 @@ mod tests {
         write_object(&mut o, v, true).unwrap();
         let mut i = Input::new(&o.buf);
         let ty = i.u8().unwrap();
-        let back = read_object(&mut i, ty, HS).unwrap();
+        let back = read_object(&mut i, ty, HS, &Default::default()).unwrap();
         assert_eq!(i.remaining(), 0);
         back
     }
@@ -293,6 +330,87 @@ mod tests {
             assert_eq!(&back, v);
             assert_eq!(back.encoding(), v.encoding());
         }
+    }
+
+    #[test]
+    fn zsets_round_trip_in_both_encodings() {
+        use crate::types::zset::Limits;
+        let limits = Limits::default();
+        let scores = [
+            1.5,
+            2.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.1,
+            3e20,
+            -12345.0,
+        ];
+        let mut small = ZSet::for_first_member(1, &limits);
+        for (i, s) in scores.iter().enumerate() {
+            small.set(*s, format!("m{i}").as_bytes(), &limits);
+        }
+        small.set(4611686018427387904.0, b"123", &limits);
+        let mut big = ZSet::for_first_member(1, &limits);
+        for i in 0..500 {
+            big.set(i as f64 / 3.0 - 50.0, format!("k{i}").as_bytes(), &limits);
+        }
+        big.set(-0.0, b"negzero", &limits);
+        big.set(f64::INFINITY, b"top", &limits);
+        for z in [small, big] {
+            let v = Value::from(z);
+            let back = round_trip(&v);
+            assert_eq!(back, v);
+            assert_eq!(back.encoding(), v.encoding());
+        }
+        // A listpack with more members than the limit loads as a skiplist; a small skiplist
+        // as a listpack, as Redis 7.0 loads them.
+        let mut o = Out::new();
+        let mut z = ZSet::Skiplist(Box::default());
+        z.set(1.0, b"a", &limits);
+        write_object(&mut o, &Value::from(z), false).unwrap();
+        let mut i = Input::new(&o.buf);
+        let ty = i.u8().unwrap();
+        assert_eq!(ty, types::ZSET_2);
+        let back = read_object(&mut i, ty, HS, &limits).unwrap();
+        assert_eq!(back.encoding(), "listpack");
+        let tight = Limits {
+            max_listpack_entries: 0,
+            max_listpack_value: 64,
+        };
+        let mut i = Input::new(&o.buf);
+        let ty = i.u8().unwrap();
+        assert_eq!(
+            read_object(&mut i, ty, HS, &tight).unwrap().encoding(),
+            "skiplist"
+        );
+    }
+
+    #[test]
+    fn zset_duplicates_and_nan_are_corrupt() {
+        let mut o = Out::new();
+        o.len(2);
+        for _ in 0..2 {
+            o.string(b"m", false);
+            o.binary_double(1.0);
+        }
+        let r = read_object(
+            &mut Input::new(&o.buf),
+            types::ZSET_2,
+            HS,
+            &Default::default(),
+        );
+        assert!(matches!(r, Err(RdbError::Corrupt(_))));
+        let mut o = Out::new();
+        o.len(1);
+        o.string(b"m", false);
+        o.binary_double(f64::NAN);
+        let r = read_object(
+            &mut Input::new(&o.buf),
+            types::ZSET_2,
+            HS,
+            &Default::default(),
+        );
+        assert!(matches!(r, Err(RdbError::Corrupt(_))));
     }
 
     #[test]
@@ -338,7 +456,7 @@ mod tests {
         let file = w.finish().unwrap();
         let mut keys = Vec::new();
         let mut funcs = 0;
-        let s = read_file(&file, HS, false, |r| {
+        let s = read_file(&file, HS, &Default::default(), false, |r| {
             match r {
                 Record::Key(k) => keys.push((k.db, k.key, k.expire_ms, k.idle)),
                 Record::Function(_) => funcs += 1,
@@ -357,10 +475,10 @@ mod tests {
         let mut bad = file.clone();
         let mid = bad.len() / 2;
         bad[mid] ^= 1;
-        assert!(read_file(&bad, HS, false, |_| Ok(())).is_err());
+        assert!(read_file(&bad, HS, &Default::default(), false, |_| Ok(())).is_err());
         for cut in 0..file.len() {
-            assert!(read_file(&file[..cut], HS, false, |_| Ok(())).is_err());
-            assert!(read_file(&file[..cut], HS, true, |_| Ok(())).is_err());
+            assert!(read_file(&file[..cut], HS, &Default::default(), false, |_| Ok(())).is_err());
+            assert!(read_file(&file[..cut], HS, &Default::default(), true, |_| Ok(())).is_err());
         }
     }
 }
