@@ -91,7 +91,10 @@ impl Snapshot {
     /// Settles every shard not yet captured (locking each briefly, one at a time), and
     /// returns the parts by database: `result[db]` lists that database's parts.
     pub fn complete(&self, engine: &Engine) -> Result<Vec<Vec<DbPart>>, String> {
-        for idx in 0..SHARDS {
+        // Descending, against the ascending order of all-shards locks: a command locking
+        // every shard meets this walk once instead of following it shard by shard (measured
+        // at 1M keys: MSET right after BGSAVE waited ~0.7 s behind an ascending walk).
+        for idx in (0..SHARDS).rev() {
             engine.keyspace.settle_shard(idx);
         }
         let errors = std::mem::take(&mut *self.errors.lock());
