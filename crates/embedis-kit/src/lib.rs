@@ -10,6 +10,9 @@
 //!   concurrency limiter with expiring leases.
 //! - [`headers`]: `RateLimit`/`RateLimit-Policy` (IETF draft 11), `X-RateLimit-*` and
 //!   `Retry-After`.
+//! - `http` (feature `axum`): tower layers for axum apps (rate limiting with key
+//!   extractors and trusted proxies, response caching with ETags and invalidation) and
+//!   extractors for the limiter decision, the cache and the backend.
 //!
 //! The same code on either backend:
 //!
@@ -32,6 +35,8 @@
 pub mod backend;
 mod error;
 pub mod headers;
+#[cfg(feature = "axum")]
+pub mod http;
 pub mod limiter;
 
 pub use error::{Error, Result};
