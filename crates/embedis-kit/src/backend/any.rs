@@ -91,4 +91,16 @@ impl Backend for AnyBackend {
     fn is_remote(&self) -> bool {
         delegate!(self, b => b.is_remote())
     }
+
+    // --- pub/sub ---
+
+    async fn publish(&self, channel: &[u8], payload: &[u8]) -> Result<u64> {
+        delegate!(self, b => b.publish(channel, payload).await)
+    }
+
+    async fn subscribe(&self, channel: &[u8]) -> Result<super::Subscriber> {
+        delegate!(self, b => b.subscribe(channel).await)
+    }
+
+    // --- end pub/sub ---
 }

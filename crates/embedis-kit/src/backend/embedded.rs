@@ -113,4 +113,16 @@ impl Backend for EmbeddedBackend {
     fn is_remote(&self) -> bool {
         false
     }
+
+    // --- pub/sub ---
+
+    async fn publish(&self, channel: &[u8], payload: &[u8]) -> Result<u64> {
+        Ok(self.db.publish(channel, payload) as u64)
+    }
+
+    async fn subscribe(&self, channel: &[u8]) -> Result<super::Subscriber> {
+        Ok(super::Subscriber::embedded(self.db.subscribe([channel])))
+    }
+
+    // --- end pub/sub ---
 }
