@@ -176,13 +176,20 @@ pub trait Backend: Clone + Send + Sync + 'static {
     // --- pub/sub ---
 
     /// Publishes `payload` on `channel`; how many subscribers received it (on Redis, the
-    /// subscribers of the server the command reached).
-    fn publish(&self, channel: &[u8], payload: &[u8]) -> impl Future<Output = Result<u64>> + Send;
+    /// subscribers of the server the command reached). The default (for backends without
+    /// pub/sub, such as test doubles) fails with [`Error::Invalid`](crate::Error::Invalid).
+    fn publish(&self, channel: &[u8], payload: &[u8]) -> impl Future<Output = Result<u64>> + Send {
+        let _ = (channel, payload);
+        std::future::ready(Err(crate::Error::Invalid("this backend has no pub/sub".into())))
+    }
 
     /// Subscribes to `channel`. The subscription is in place when the future resolves:
     /// messages published after that are delivered, in publishing order. Dropping the
-    /// [`Subscriber`] unsubscribes.
-    fn subscribe(&self, channel: &[u8]) -> impl Future<Output = Result<Subscriber>> + Send;
+    /// [`Subscriber`] unsubscribes. The default fails like [`publish`](Backend::publish)'s.
+    fn subscribe(&self, channel: &[u8]) -> impl Future<Output = Result<Subscriber>> + Send {
+        let _ = channel;
+        std::future::ready(Err(crate::Error::Invalid("this backend has no pub/sub".into())))
+    }
 
     // --- end pub/sub ---
 }

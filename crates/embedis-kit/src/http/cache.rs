@@ -565,9 +565,9 @@ fn from_entry(e: Entry, head: bool) -> Response {
 }
 
 /// A body that replays bytes already read, then the rest of the original body.
-struct Prefixed {
-    prefix: Option<Bytes>,
-    rest: Body,
+pub(super) struct Prefixed {
+    pub(super) prefix: Option<Bytes>,
+    pub(super) rest: Body,
 }
 
 impl http_body::Body for Prefixed {

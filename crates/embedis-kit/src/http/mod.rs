@@ -171,3 +171,6 @@ impl IntoResponse for RateLimitInfo {
         res
     }
 }
+
+#[cfg(test)]
+mod tests;
