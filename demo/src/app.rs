@@ -79,14 +79,9 @@ pub fn router(
 
     let reports = Router::new()
         .route("/reports/{region}", get(report))
-        .route(
-            "/reports/{region}/export",
-            get(export).layer(cache.layer()),
-        )
+        .route("/reports/{region}/export", get(export).layer(cache.layer()))
         .route("/reports/{region}/refresh", post(refresh))
-        .route_layer(
-            RateLimitLayer::new(limiter, ClientIp::new(cfg.trusted())).scope("reports"),
-        );
+        .route_layer(RateLimitLayer::new(limiter, ClientIp::new(cfg.trusted())).scope("reports"));
 
     // TODO-free note: the in-memory store keeps sessions in this process only; the kit's
     // backend session store replaces it when available (see demo/README.md).
@@ -156,11 +151,9 @@ struct Report {
 /// The deliberately slow computation.
 async fn compute(region: &str, delay: Duration) -> Report {
     tokio::time::sleep(delay).await;
-    let seed = region
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        });
+    let seed = region.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
     Report {
         region: region.to_owned(),
         orders: seed % 10_000,
@@ -246,14 +239,26 @@ async fn refresh(State(st): State<Shared>, Path(region): Path<String>) -> Respon
         Ok(n) => n,
         Err(_) => {
             st.backend_error();
-            return problem(StatusCode::SERVICE_UNAVAILABLE, "Backend error", "try again");
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Backend error",
+                "try again",
+            );
         }
     };
-    let responses = match st.cache.invalidate_prefix(&format!("/reports/{region}")).await {
+    let responses = match st
+        .cache
+        .invalidate_prefix(&format!("/reports/{region}"))
+        .await
+    {
         Ok(n) => n,
         Err(_) => {
             st.backend_error();
-            return problem(StatusCode::SERVICE_UNAVAILABLE, "Backend error", "try again");
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Backend error",
+                "try again",
+            );
         }
     };
     Json(json!({ "region": region, "invalidated": { "report": report, "responses": responses } }))
@@ -265,11 +270,8 @@ struct TenantQuery {
     tenant: Option<String>,
 }
 
-fn tenant(q: &TenantQuery) -> Result<String, Response> {
-    match &q.tenant {
-        Some(t) if valid_name(t) => Ok(t.clone()),
-        _ => Err(bad_name("tenant (?tenant=)")),
-    }
+fn tenant(q: &TenantQuery) -> Option<String> {
+    q.tenant.clone().filter(|t| valid_name(t))
 }
 
 fn alarm_channel(tenant: &str) -> String {
@@ -281,9 +283,8 @@ async fn publish_alarm(
     Query(q): Query<TenantQuery>,
     body: Bytes,
 ) -> Response {
-    let tenant = match tenant(&q) {
-        Ok(t) => t,
-        Err(r) => return r,
+    let Some(tenant) = tenant(&q) else {
+        return bad_name("tenant (?tenant=)");
     };
     if body.is_empty() || body.len() > 16 * 1024 {
         return problem(
@@ -292,25 +293,40 @@ async fn publish_alarm(
             "the body is the alarm: 1 to 16384 bytes",
         );
     }
-    match st.backend.publish(alarm_channel(&tenant).as_bytes(), &body).await {
+    match st
+        .backend
+        .publish(alarm_channel(&tenant).as_bytes(), &body)
+        .await
+    {
         Ok(n) => Json(json!({ "tenant": tenant, "delivered": n })).into_response(),
         Err(_) => {
             st.backend_error();
-            problem(StatusCode::SERVICE_UNAVAILABLE, "Backend error", "try again")
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Backend error",
+                "try again",
+            )
         }
     }
 }
 
 async fn alarm_stream(State(st): State<Shared>, Query(q): Query<TenantQuery>) -> Response {
-    let tenant = match tenant(&q) {
-        Ok(t) => t,
-        Err(r) => return r,
+    let Some(tenant) = tenant(&q) else {
+        return bad_name("tenant (?tenant=)");
     };
-    let sub = match st.backend.subscribe(alarm_channel(&tenant).as_bytes()).await {
+    let sub = match st
+        .backend
+        .subscribe(alarm_channel(&tenant).as_bytes())
+        .await
+    {
         Ok(s) => s,
         Err(_) => {
             st.backend_error();
-            return problem(StatusCode::SERVICE_UNAVAILABLE, "Backend error", "try again");
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Backend error",
+                "try again",
+            );
         }
     };
     // `ready` tells the client the subscription is in place: alarms published from now on
@@ -367,7 +383,11 @@ async fn profile(session: Session) -> Response {
     let user = match session.get::<String>(USER_KEY).await {
         Ok(Some(u)) => u,
         Ok(None) => {
-            return problem(StatusCode::UNAUTHORIZED, "Not logged in", "POST /login first");
+            return problem(
+                StatusCode::UNAUTHORIZED,
+                "Not logged in",
+                "POST /login first",
+            );
         }
         Err(_) => return session_error(),
     };
@@ -451,12 +471,18 @@ async fn healthz(State(st): State<Shared>) -> Response {
     let check = async {
         let v = now_ms().to_string();
         st.backend
-            .set(b"demo:healthz", v.as_bytes(), SetOptions::ttl(Duration::from_secs(10)))
+            .set(
+                b"demo:healthz",
+                v.as_bytes(),
+                SetOptions::ttl(Duration::from_secs(10)),
+            )
             .await?;
         st.backend.get(b"demo:healthz").await
     };
     match tokio::time::timeout(Duration::from_secs(1), check).await {
-        Ok(Ok(Some(_))) => Json(json!({ "status": "ok", "backend": st.backend_name })).into_response(),
+        Ok(Ok(Some(_))) => {
+            Json(json!({ "status": "ok", "backend": st.backend_name })).into_response()
+        }
         Ok(Ok(None)) => unhealthy(&st, "the value just written is missing".into()),
         Ok(Err(e)) => unhealthy(&st, e.to_string()),
         Err(_) => unhealthy(&st, "timed out after 1 s".into()),

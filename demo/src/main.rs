@@ -11,7 +11,11 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let backend = if cfg.redis_url.is_some() { "redis" } else { "embedded" };
+    let backend = if cfg.redis_url.is_some() {
+        "redis"
+    } else {
+        "embedded"
+    };
     let r = embedis_demo::serve(cfg, |addr| {
         // Tests read this line to find the port.
         println!("embedis-demo listening on http://{addr} (backend: {backend})");

@@ -104,11 +104,12 @@ mod cases {
         let retry: u64 = header(&r, "retry-after").unwrap().parse().unwrap();
         assert!((1..=10).contains(&retry), "Retry-After {retry}");
         assert_eq!(header(&r, "x-ratelimit-remaining"), Some("0"));
-        assert!(header(&r, "ratelimit").unwrap().starts_with("\"per-ip\";r=0;t="));
-        assert_eq!(
-            header(&r, "content-type"),
-            Some("application/problem+json")
+        assert!(
+            header(&r, "ratelimit")
+                .unwrap()
+                .starts_with("\"per-ip\";r=0;t=")
         );
+        assert_eq!(header(&r, "content-type"), Some("application/problem+json"));
         let v = json(r).await;
         assert_eq!(v["status"], 429);
         assert_eq!(v["title"], "Too Many Requests");
@@ -119,8 +120,18 @@ mod cases {
         let r = c.get(d.url("/healthz")).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         assert!(header(&r, "x-ratelimit-limit").is_none());
-        let m = c.get(d.url("/metrics")).send().await.unwrap().text().await.unwrap();
-        assert!(m.contains("embedis_demo_ratelimit_allowed_total 5\n"), "{m}");
+        let m = c
+            .get(d.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            m.contains("embedis_demo_ratelimit_allowed_total 5\n"),
+            "{m}"
+        );
         assert!(m.contains("embedis_demo_ratelimit_denied_total 2\n"), "{m}");
     }
 
@@ -168,9 +179,19 @@ mod cases {
         assert_eq!(json(r).await["invalidated"]["responses"], 1);
         let r = c.get(d.url("/reports/eu/export")).send().await.unwrap();
         assert_eq!(header(&r, "x-cache"), Some("MISS"));
-        let m = c.get(d.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let m = c
+            .get(d.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(m.contains("embedis_demo_http_cache_hits_total 3\n"), "{m}");
-        assert!(m.contains("embedis_demo_http_cache_misses_total 2\n"), "{m}");
+        assert!(
+            m.contains("embedis_demo_http_cache_misses_total 2\n"),
+            "{m}"
+        );
     }
 
     /// Reads SSE until `want` appears in the text received so far.
@@ -217,7 +238,12 @@ mod cases {
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(json(r).await["delivered"], 1);
-        read_until(&mut s, &mut buf, "event: alarm\ndata: boiler 3 overheating\n").await;
+        read_until(
+            &mut s,
+            &mut buf,
+            "event: alarm\ndata: boiler 3 overheating\n",
+        )
+        .await;
         assert!(!buf.contains("not for acme"));
 
         let r = c.post(d.url("/alarms")).body("x").send().await.unwrap();
@@ -251,7 +277,10 @@ mod cases {
         assert!(lower.contains("httponly"), "{full}");
         assert!(lower.contains("samesite=lax"), "{full}");
         assert!(!lower.contains("secure"), "{full}");
-        assert!(lower.contains("max-age=") || lower.contains("expires="), "{full}");
+        assert!(
+            lower.contains("max-age=") || lower.contains("expires="),
+            "{full}"
+        );
 
         for visits in 1..=2 {
             let r = c
@@ -280,7 +309,11 @@ mod cases {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the old cookie is dead");
+        assert_eq!(
+            r.status(),
+            StatusCode::UNAUTHORIZED,
+            "the old cookie is dead"
+        );
 
         let d = demo!(kind, "--secure-cookies");
         let r = c
@@ -313,21 +346,37 @@ mod cases {
             "127.0.0.0/8"
         );
         for _ in 0..2 {
-            assert_eq!(get(&d, "203.0.113.1").await.unwrap().status(), StatusCode::OK);
+            assert_eq!(
+                get(&d, "203.0.113.1").await.unwrap().status(),
+                StatusCode::OK
+            );
         }
         let status = get(&d, "203.0.113.1").await.unwrap().status();
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
         // Another client behind the same proxy has its own budget...
-        assert_eq!(get(&d, "203.0.113.2").await.unwrap().status(), StatusCode::OK);
+        assert_eq!(
+            get(&d, "203.0.113.2").await.unwrap().status(),
+            StatusCode::OK
+        );
         // ...and a spoofed hop before the real client changes nothing.
         let status = get(&d, "6.6.6.6, 203.0.113.1").await.unwrap().status();
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 
         let d = demo!(kind, "--report-delay-ms", "1", "--rate-limit", "2");
-        assert_eq!(get(&d, "203.0.113.1").await.unwrap().status(), StatusCode::OK);
-        assert_eq!(get(&d, "203.0.113.2").await.unwrap().status(), StatusCode::OK);
+        assert_eq!(
+            get(&d, "203.0.113.1").await.unwrap().status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            get(&d, "203.0.113.2").await.unwrap().status(),
+            StatusCode::OK
+        );
         let status = get(&d, "203.0.113.3").await.unwrap().status();
-        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "untrusted XFF ignored");
+        assert_eq!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "untrusted XFF ignored"
+        );
     }
 
     /// /healthz checks the backend; /metrics is Prometheus text.
@@ -338,12 +387,20 @@ mod cases {
         assert_eq!(r.status(), StatusCode::OK);
         let v = json(r).await;
         assert_eq!(v["status"], "ok");
-        let name = if kind == Kind::Redis { "redis" } else { "embedded" };
+        let name = if kind == Kind::Redis {
+            "redis"
+        } else {
+            "embedded"
+        };
         assert_eq!(v["backend"], name);
         c.get(d.url("/reports/eu")).send().await.unwrap();
         c.get(d.url("/reports/eu")).send().await.unwrap();
         let r = c.get(d.url("/metrics")).send().await.unwrap();
-        assert!(header(&r, "content-type").unwrap().starts_with("text/plain"));
+        assert!(
+            header(&r, "content-type")
+                .unwrap()
+                .starts_with("text/plain")
+        );
         let m = r.text().await.unwrap();
         for line in [
             "# TYPE embedis_demo_report_cache_hits_total counter\n",
@@ -377,14 +434,29 @@ async fn healthz_reports_a_dead_backend() {
         .unwrap()
         .port();
     let url = format!("redis://127.0.0.1:{port}/");
-    let d = Demo::start(Kind::Embedded, &["--redis-url", &url, "--report-delay-ms", "1"]).unwrap();
+    let d = Demo::start(
+        Kind::Embedded,
+        &["--redis-url", &url, "--report-delay-ms", "1"],
+    )
+    .unwrap();
     let c = client();
     let r = c.get(d.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(json(r).await["status"], "error");
     let r = c.get(d.url("/reports/eu")).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "fail-open limiter, uncached report");
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "fail-open limiter, uncached report"
+    );
     assert_eq!(json(r).await["cached"], false);
-    let m = c.get(d.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let m = c
+        .get(d.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!m.contains("embedis_demo_backend_errors_total 0\n"), "{m}");
 }

@@ -180,7 +180,9 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// pub/sub, such as test doubles) fails with [`Error::Invalid`](crate::Error::Invalid).
     fn publish(&self, channel: &[u8], payload: &[u8]) -> impl Future<Output = Result<u64>> + Send {
         let _ = (channel, payload);
-        std::future::ready(Err(crate::Error::Invalid("this backend has no pub/sub".into())))
+        std::future::ready(Err(crate::Error::Invalid(
+            "this backend has no pub/sub".into(),
+        )))
     }
 
     /// Subscribes to `channel`. The subscription is in place when the future resolves:
@@ -188,7 +190,9 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// [`Subscriber`] unsubscribes. The default fails like [`publish`](Backend::publish)'s.
     fn subscribe(&self, channel: &[u8]) -> impl Future<Output = Result<Subscriber>> + Send {
         let _ = channel;
-        std::future::ready(Err(crate::Error::Invalid("this backend has no pub/sub".into())))
+        std::future::ready(Err(crate::Error::Invalid(
+            "this backend has no pub/sub".into(),
+        )))
     }
 
     // --- end pub/sub ---
@@ -230,7 +234,9 @@ impl std::fmt::Debug for Subscriber {
             SubscriberInner::Embedded(_) => "embedded",
             SubscriberInner::Redis(_) => "redis",
         };
-        f.debug_struct("Subscriber").field("backend", &kind).finish()
+        f.debug_struct("Subscriber")
+            .field("backend", &kind)
+            .finish()
     }
 }
 

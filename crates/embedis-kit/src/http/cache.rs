@@ -354,7 +354,9 @@ impl<B: Backend> ResponseCache<B> {
     async fn index_add(&self, node: &[u8], line: &[u8], ttl: Duration) -> Result<()> {
         let b = &self.inner.backend;
         let cur = b.get(node).await?;
-        let has = cur.as_ref().is_some_and(|v| v.split(|&x| x == b'\n').any(|l| l == line));
+        let has = cur
+            .as_ref()
+            .is_some_and(|v| v.split(|&x| x == b'\n').any(|l| l == line));
         if has {
             b.expire(node, ttl).await?;
             return Ok(());
@@ -662,10 +664,7 @@ impl<B, S: Clone> Clone for ResponseCaching<B, S> {
 impl<B, S, ReqBody> Service<Request<ReqBody>> for ResponseCaching<B, S>
 where
     B: Backend,
-    S: Service<Request<ReqBody>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
+    S: Service<Request<ReqBody>, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
     ReqBody: Send + 'static,
 {
@@ -778,7 +777,11 @@ where
             return Ok(res);
         }
     };
-    let etag = match parts.headers.get(header::ETAG).and_then(|v| v.to_str().ok()) {
+    let etag = match parts
+        .headers
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok())
+    {
         Some(t) => t.to_owned(),
         None => {
             let t = format!("\"{:016x}-{:x}\"", fnv64(&[&body]), body.len());

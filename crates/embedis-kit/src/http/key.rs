@@ -62,11 +62,15 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip.to_canonical()) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -95,7 +99,9 @@ impl FromStr for Cidr {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let addr = IpAddr::from_str(addr.trim()).map_err(|_| err())?.to_canonical();
+        let addr = IpAddr::from_str(addr.trim())
+            .map_err(|_| err())?
+            .to_canonical();
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             Some(p) => p.trim().parse::<u8>().map_err(|_| err())?,
@@ -244,7 +250,10 @@ fn parse_hop(s: &str) -> Option<IpAddr> {
     }
     if let Some(rest) = s.strip_prefix('[') {
         let end = rest.find(']')?;
-        return rest[..end].parse::<IpAddr>().ok().map(|ip| ip.to_canonical());
+        return rest[..end]
+            .parse::<IpAddr>()
+            .ok()
+            .map(|ip| ip.to_canonical());
     }
     s.parse::<SocketAddr>().ok().map(|a| a.ip().to_canonical())
 }
@@ -355,7 +364,10 @@ mod tests {
         let h = headers(&[("x-forwarded-for", "6.6.6.6, 1.1.1.1, 10.0.0.3")]);
         // 6.6.6.6 was written by the client itself: not believed.
         assert_eq!(c.resolve(ip("10.0.0.1"), &h), ip("1.1.1.1"));
-        let h = headers(&[("x-forwarded-for", "1.1.1.1"), ("x-forwarded-for", "10.0.0.3")]);
+        let h = headers(&[
+            ("x-forwarded-for", "1.1.1.1"),
+            ("x-forwarded-for", "10.0.0.3"),
+        ]);
         assert_eq!(c.resolve(ip("10.0.0.1"), &h), ip("1.1.1.1"));
         let h = headers(&[("x-forwarded-for", "10.0.0.9")]);
         assert_eq!(c.resolve(ip("10.0.0.1"), &h), ip("10.0.0.9"));

@@ -48,8 +48,8 @@ use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 
 pub use self::cache::{
-    CacheMetrics, Entry, ResponseCache, ResponseCacheBuilder, ResponseCacheLayer,
-    ResponseCaching, decode, encode,
+    CacheMetrics, Entry, ResponseCache, ResponseCacheBuilder, ResponseCacheLayer, ResponseCaching,
+    decode, encode,
 };
 pub use self::key::{
     Cidr, CidrError, ClientIp, ExtensionKey, ForwardedHeader, HeaderKey, KeyExtractor, PeerIp,

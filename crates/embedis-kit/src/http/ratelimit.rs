@@ -204,10 +204,7 @@ impl<B, S> std::fmt::Debug for RateLimit<B, S> {
 impl<B, S, ReqBody> Service<Request<ReqBody>> for RateLimit<B, S>
 where
     B: Backend,
-    S: Service<Request<ReqBody>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
+    S: Service<Request<ReqBody>, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
     ReqBody: Send + 'static,
 {
@@ -309,4 +306,3 @@ fn rejection(d: &Decision, style: HeaderStyle) -> Response {
     add_headers(&mut res, d, style);
     res
 }
-

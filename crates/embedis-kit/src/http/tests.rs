@@ -65,20 +65,35 @@ async fn rate_limit_headers_and_429() {
             get(|rl: RateLimitInfo| async move { rl.decision.remaining.to_string() }),
         )
         .layer(RateLimitLayer::new(limiter(2), PeerIp));
-    let r = app.clone().oneshot(from([1, 1, 1, 1], req("/"))).await.unwrap();
+    let r = app
+        .clone()
+        .oneshot(from([1, 1, 1, 1], req("/")))
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(h(&r, "x-ratelimit-remaining"), Some("1"));
     assert_eq!(h(&r, "ratelimit-policy"), Some("\"min\";q=2;w=60"));
     assert_eq!(body(r).await, "1");
-    app.clone().oneshot(from([1, 1, 1, 1], req("/"))).await.unwrap();
-    let r = app.clone().oneshot(from([1, 1, 1, 1], req("/"))).await.unwrap();
+    app.clone()
+        .oneshot(from([1, 1, 1, 1], req("/")))
+        .await
+        .unwrap();
+    let r = app
+        .clone()
+        .oneshot(from([1, 1, 1, 1], req("/")))
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = h(&r, "retry-after").unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry));
     assert_eq!(h(&r, "content-type"), Some("application/problem+json"));
     assert!(body(r).await.contains("\"status\":429"));
     // Another peer, another budget.
-    let r = app.clone().oneshot(from([2, 2, 2, 2], req("/"))).await.unwrap();
+    let r = app
+        .clone()
+        .oneshot(from([2, 2, 2, 2], req("/")))
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     // No ConnectInfo: no key, rejected by default.
     let r = app
@@ -114,7 +129,10 @@ async fn tiers_cost_scope_and_missing_keys() {
         }
         app.clone().oneshot(b.body(Body::empty()).unwrap())
     };
-    assert_eq!(call("/", Some("free-1")).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        call("/", Some("free-1")).await.unwrap().status(),
+        StatusCode::OK
+    );
     assert_eq!(
         call("/", Some("free-1")).await.unwrap().status(),
         StatusCode::TOO_MANY_REQUESTS
@@ -147,15 +165,19 @@ impl std::fmt::Display for UserId {
 #[tokio::test]
 async fn extension_and_closure_keys_and_allow() {
     let l = limiter(1);
-    let app = Router::new()
-        .route("/", get(|| async { "ok" }))
-        .layer(RateLimitLayer::new(l.clone(), ExtensionKey::<UserId>::new()).on_missing_key(MissingKey::Allow));
+    let app = Router::new().route("/", get(|| async { "ok" })).layer(
+        RateLimitLayer::new(l.clone(), ExtensionKey::<UserId>::new())
+            .on_missing_key(MissingKey::Allow),
+    );
     let with_user = |id| {
         let mut r = req("/").body(Body::empty()).unwrap();
         r.extensions_mut().insert(UserId(id));
         r
     };
-    assert_eq!(app.clone().oneshot(with_user(7)).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        app.clone().oneshot(with_user(7)).await.unwrap().status(),
+        StatusCode::OK
+    );
     assert_eq!(
         app.clone().oneshot(with_user(7)).await.unwrap().status(),
         StatusCode::TOO_MANY_REQUESTS
@@ -190,10 +212,21 @@ async fn several_policies_and_fail_closed_without_backend() {
     let app = Router::new()
         .route("/", get(|| async { "ok" }))
         .layer(RateLimitLayer::new(l, PeerIp));
-    let r = app.clone().oneshot(from([1, 1, 1, 1], req("/"))).await.unwrap();
+    let r = app
+        .clone()
+        .oneshot(from([1, 1, 1, 1], req("/")))
+        .await
+        .unwrap();
     assert_eq!(h(&r, "ratelimit-policy"), Some("\"hour\";q=2;w=3600"));
-    app.clone().oneshot(from([1, 1, 1, 1], req("/"))).await.unwrap();
-    let r = app.clone().oneshot(from([1, 1, 1, 1], req("/"))).await.unwrap();
+    app.clone()
+        .oneshot(from([1, 1, 1, 1], req("/")))
+        .await
+        .unwrap();
+    let r = app
+        .clone()
+        .oneshot(from([1, 1, 1, 1], req("/")))
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(h(&r, "ratelimit-policy"), Some("\"hour\";q=2;w=3600"));
 
@@ -235,23 +268,37 @@ fn cached_app(cache: &ResponseCache<EmbeddedBackend>, calls: Arc<AtomicUsize>) -
         }
     };
     Router::new()
-        .route("/items/{id}", get(counted(|n| format!("item {n}").into_response())))
-        .route("/items/{id}/sub", get(counted(|n| format!("sub {n}").into_response())))
+        .route(
+            "/items/{id}",
+            get(counted(|n| format!("item {n}").into_response())),
+        )
+        .route(
+            "/items/{id}/sub",
+            get(counted(|n| format!("sub {n}").into_response())),
+        )
         .route(
             "/private",
-            get(counted(|n| ([("cache-control", "private")], format!("p {n}")).into_response())),
+            get(counted(|n| {
+                ([("cache-control", "private")], format!("p {n}")).into_response()
+            })),
         )
         .route(
             "/nostore",
-            get(counted(|n| ([("cache-control", "no-store")], format!("n {n}")).into_response())),
+            get(counted(|n| {
+                ([("cache-control", "no-store")], format!("n {n}")).into_response()
+            })),
         )
         .route(
             "/cookie",
-            get(counted(|n| ([("set-cookie", "a=b")], format!("c {n}")).into_response())),
+            get(counted(|n| {
+                ([("set-cookie", "a=b")], format!("c {n}")).into_response()
+            })),
         )
         .route(
             "/missing",
-            get(counted(|n| (StatusCode::NOT_FOUND, format!("m {n}")).into_response())),
+            get(counted(|n| {
+                (StatusCode::NOT_FOUND, format!("m {n}")).into_response()
+            })),
         )
         .route("/big", get(counted(|_| "x".repeat(100).into_response())))
         .route(
@@ -266,11 +313,15 @@ fn cached_app(cache: &ResponseCache<EmbeddedBackend>, calls: Arc<AtomicUsize>) -
         )
         .route(
             "/lang",
-            get(counted(|n| ([("vary", "accept-language")], format!("l {n}")).into_response())),
+            get(counted(|n| {
+                ([("vary", "accept-language")], format!("l {n}")).into_response()
+            })),
         )
         .route(
             "/enc",
-            get(counted(|n| ([("vary", "accept-encoding")], format!("e {n}")).into_response())),
+            get(counted(|n| {
+                ([("vary", "accept-encoding")], format!("e {n}")).into_response()
+            })),
         )
         .layer(cache.layer())
 }
@@ -280,7 +331,11 @@ async fn get_body(app: &Router, uri: &str, headers: &[(&str, &str)]) -> (String,
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
-    let r = app.clone().oneshot(b.body(Body::empty()).unwrap()).await.unwrap();
+    let r = app
+        .clone()
+        .oneshot(b.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let xc = h(&r, "x-cache").map(str::to_owned);
     (body(r).await, xc)
 }
@@ -296,8 +351,14 @@ async fn response_cache_rules() {
     let hit = Some("HIT".to_owned());
     let miss = Some("MISS".to_owned());
 
-    assert_eq!(get_body(&app, "/items/1", &[]).await, ("item 0".into(), miss.clone()));
-    assert_eq!(get_body(&app, "/items/1", &[]).await, ("item 0".into(), hit.clone()));
+    assert_eq!(
+        get_body(&app, "/items/1", &[]).await,
+        ("item 0".into(), miss.clone())
+    );
+    assert_eq!(
+        get_body(&app, "/items/1", &[]).await,
+        ("item 0".into(), hit.clone())
+    );
     // The query is part of the key.
     assert_eq!(get_body(&app, "/items/1?x=1", &[]).await.0, "item 1");
     assert_eq!(get_body(&app, "/items/1?x=1", &[]).await.0, "item 1");
@@ -309,7 +370,9 @@ async fn response_cache_rules() {
     let r = get_body(&app, "/items/1", &[("authorization", "Bearer x")]).await;
     assert_eq!(r, ("item 3".into(), Some("BYPASS".into())));
 
-    for uri in ["/private", "/nostore", "/cookie", "/missing", "/big", "/enc"] {
+    for uri in [
+        "/private", "/nostore", "/cookie", "/missing", "/big", "/enc",
+    ] {
         let a = get_body(&app, uri, &[]).await;
         let b = get_body(&app, uri, &[]).await;
         if uri != "/big" {
@@ -317,7 +380,11 @@ async fn response_cache_rules() {
         }
         assert_eq!((a.1, &b.1), (miss.clone(), &miss), "{uri}");
     }
-    assert_eq!(get_body(&app, "/big", &[]).await.0.len(), 100, "big bodies pass whole");
+    assert_eq!(
+        get_body(&app, "/big", &[]).await.0.len(),
+        100,
+        "big bodies pass whole"
+    );
     // A streamed body (no Content-Length) that outgrows the bound mid-way passes whole.
     for _ in 0..2 {
         let (b, xc) = get_body(&app, "/stream", &[]).await;
@@ -325,10 +392,19 @@ async fn response_cache_rules() {
     }
 
     // Vary on a configured header: one entry per value.
-    let fr = get_body(&app, "/lang", &[("accept-language", "fr")]).await.0;
-    let de = get_body(&app, "/lang", &[("accept-language", "de")]).await.0;
+    let fr = get_body(&app, "/lang", &[("accept-language", "fr")])
+        .await
+        .0;
+    let de = get_body(&app, "/lang", &[("accept-language", "de")])
+        .await
+        .0;
     assert_ne!(fr, de);
-    assert_eq!(get_body(&app, "/lang", &[("accept-language", "fr")]).await.0, fr);
+    assert_eq!(
+        get_body(&app, "/lang", &[("accept-language", "fr")])
+            .await
+            .0,
+        fr
+    );
 
     let m = cache.metrics();
     assert!(m.hits >= 4 && m.stores >= 4 && m.bypasses == 1, "{m:?}");
@@ -339,13 +415,27 @@ async fn etags_head_and_invalidation() {
     let cache = ResponseCache::builder(backend()).build();
     let calls = Arc::new(AtomicUsize::new(0));
     let app = cached_app(&cache, calls.clone());
-    let r = app.clone().oneshot(req("/items/1").body(Body::empty()).unwrap()).await.unwrap();
+    let r = app
+        .clone()
+        .oneshot(req("/items/1").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let etag = h(&r, "etag").unwrap().to_owned();
     assert!(etag.starts_with('"'));
-    for inm in [etag.clone(), format!("W/{etag}"), format!("\"zz\", {etag}"), "*".into()] {
+    for inm in [
+        etag.clone(),
+        format!("W/{etag}"),
+        format!("\"zz\", {etag}"),
+        "*".into(),
+    ] {
         let r = app
             .clone()
-            .oneshot(req("/items/1").header("if-none-match", inm).body(Body::empty()).unwrap())
+            .oneshot(
+                req("/items/1")
+                    .header("if-none-match", inm)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
@@ -353,7 +443,12 @@ async fn etags_head_and_invalidation() {
     }
     let r = app
         .clone()
-        .oneshot(req("/items/1").header("if-none-match", "\"other\"").body(Body::empty()).unwrap())
+        .oneshot(
+            req("/items/1")
+                .header("if-none-match", "\"other\"")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
@@ -362,7 +457,10 @@ async fn etags_head_and_invalidation() {
         .oneshot(req("/items/1").method("HEAD").body(Body::empty()).unwrap())
         .await
         .unwrap();
-    assert_eq!((r.status(), h(&r, "x-cache")), (StatusCode::OK, Some("HIT")));
+    assert_eq!(
+        (r.status(), h(&r, "x-cache")),
+        (StatusCode::OK, Some("HIT"))
+    );
     assert_eq!(body(r).await, "");
 
     get_body(&app, "/items/1?page=2", &[]).await;
@@ -373,10 +471,18 @@ async fn etags_head_and_invalidation() {
     // `/items/1` covers its query variants and `/items/1/sub`, not `/items/10`.
     assert_eq!(cache.invalidate_prefix("/items/1/").await.unwrap(), 3);
     for uri in ["/items/1", "/items/1?page=2", "/items/1/sub"] {
-        assert_eq!(get_body(&app, uri, &[]).await.1.as_deref(), Some("MISS"), "{uri}");
+        assert_eq!(
+            get_body(&app, uri, &[]).await.1.as_deref(),
+            Some("MISS"),
+            "{uri}"
+        );
     }
     for uri in ["/items/2", "/items/10"] {
-        assert_eq!(get_body(&app, uri, &[]).await.1.as_deref(), Some("HIT"), "{uri}");
+        assert_eq!(
+            get_body(&app, uri, &[]).await.1.as_deref(),
+            Some("HIT"),
+            "{uri}"
+        );
     }
     let key = cache.key_for(
         &http::Method::GET,
@@ -384,9 +490,15 @@ async fn etags_head_and_invalidation() {
         &http::HeaderMap::new(),
     );
     assert!(cache.invalidate_key(&key).await.unwrap());
-    assert_eq!(get_body(&app, "/items/2", &[]).await.1.as_deref(), Some("MISS"));
+    assert_eq!(
+        get_body(&app, "/items/2", &[]).await.1.as_deref(),
+        Some("MISS")
+    );
     assert_eq!(cache.invalidate_prefix("/").await.unwrap(), 5);
-    assert_eq!(get_body(&app, "/items/10", &[]).await.1.as_deref(), Some("MISS"));
+    assert_eq!(
+        get_body(&app, "/items/10", &[]).await.1.as_deref(),
+        Some("MISS")
+    );
 }
 
 #[tokio::test]
@@ -399,9 +511,15 @@ async fn entries_live_for_the_ttl() {
     let app = cached_app(&cache, Arc::new(AtomicUsize::new(0)));
     get_body(&app, "/items/1", &[]).await;
     clock.advance(Duration::from_secs(29));
-    assert_eq!(get_body(&app, "/items/1", &[]).await.1.as_deref(), Some("HIT"));
+    assert_eq!(
+        get_body(&app, "/items/1", &[]).await.1.as_deref(),
+        Some("HIT")
+    );
     clock.advance(Duration::from_secs(2));
-    assert_eq!(get_body(&app, "/items/1", &[]).await.1.as_deref(), Some("MISS"));
+    assert_eq!(
+        get_body(&app, "/items/1", &[]).await.1.as_deref(),
+        Some("MISS")
+    );
 }
 
 #[tokio::test]
@@ -411,20 +529,28 @@ async fn extractors() {
     let app = Router::new()
         .route(
             "/b",
-            get(|BackendHandle(b): BackendHandle<EmbeddedBackend>| async move {
-                b.set(b"k", b"v", Default::default()).await.unwrap();
-                "ok"
-            }),
+            get(
+                |BackendHandle(b): BackendHandle<EmbeddedBackend>| async move {
+                    b.set(b"k", b"v", Default::default()).await.unwrap();
+                    "ok"
+                },
+            ),
         )
         .route(
             "/o",
             get(|rl: Option<RateLimitInfo>| async move { format!("{}", rl.is_some()) }),
         )
         .layer(cache.layer());
-    app.clone().oneshot(req("/b").body(Body::empty()).unwrap()).await.unwrap();
+    app.clone()
+        .oneshot(req("/b").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     assert_eq!(b.get(b"k").await.unwrap(), Some(Bytes::from_static(b"v")));
     assert_eq!(get_body(&app, "/o", &[]).await.0, "false");
     let bare = Router::new().route("/", get(|_: RateLimitInfo| async { "x" }));
-    let r = bare.oneshot(req("/").body(Body::empty()).unwrap()).await.unwrap();
+    let r = bare
+        .oneshot(req("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
