@@ -15,6 +15,7 @@ use bytes::Bytes;
 use embedis_kit::backend::{AnyBackend, Backend, SetOptions};
 use embedis_kit::http::{ClientIp, RateLimitLayer, ResponseCache, problem};
 use embedis_kit::limiter::{FailurePolicy, Limiter, Policy};
+use embedis_kit::session::BackendStore;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -83,10 +84,9 @@ pub fn router(
         .route("/reports/{region}/refresh", post(refresh))
         .route_layer(RateLimitLayer::new(limiter, ClientIp::new(cfg.trusted())).scope("reports"));
 
-    // TODO-free note: the in-memory store keeps sessions in this process only; the kit's
-    // backend session store replaces it when available (see demo/README.md).
+    // Sessions live in the backend too: with Redis, every instance of the app sees them.
     let sessions = session_routes(
-        tower_sessions::MemoryStore::default(),
+        BackendStore::new(backend).with_prefix("demo:session:"),
         cfg.secure_cookies,
         cfg.session_idle,
     );

@@ -460,3 +460,46 @@ async fn healthz_reports_a_dead_backend() {
         .unwrap();
     assert!(!m.contains("embedis_demo_backend_errors_total 0\n"), "{m}");
 }
+
+/// With Redis, sessions live in Redis: a session opened on one instance of the app is
+/// valid on another, and a logout on either ends it everywhere.
+#[tokio::test]
+async fn redis_sessions_are_shared_between_instances() {
+    let Some(url) = support::fresh_redis_db() else {
+        return;
+    };
+    let a = Demo::start_with(Some(&url), &[]);
+    let b = Demo::start_with(Some(&url), &[]);
+    let c = client();
+    let r = c
+        .post(a.url("/login"))
+        .json(&serde_json::json!({"user": "carol", "password": "demo"}))
+        .send()
+        .await
+        .unwrap();
+    let (cookie, _) = session_cookie(&r).unwrap();
+    for (demo, visits) in [(&b, 1), (&a, 2), (&b, 3)] {
+        let r = c
+            .get(demo.url("/profile"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(json(r).await["visits"], visits);
+    }
+    let r = c
+        .post(b.url("/logout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = c
+        .get(a.url("/profile"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}

@@ -167,6 +167,7 @@ mod robust {
     pub async fn dynamic_limits(f: &Fixture) {
         let l = Limiter::builder(f.backend.clone())
             .prefix(f.ns.clone())
+            .timeout(CALL_TIMEOUT)
             .tier(
                 "free",
                 vec![NamedPolicy::new("min", Policy::fixed_window(2, HOUR))],
@@ -220,6 +221,7 @@ mod robust {
         }
         let c = ConcurrencyLimiter::builder(f.backend.clone())
             .prefix(f.ns.clone())
+            .timeout(CALL_TIMEOUT)
             .lease_ttl(window)
             .build()
             .unwrap();
@@ -231,6 +233,7 @@ mod robust {
     pub async fn leases(f: &Fixture) {
         let c = ConcurrencyLimiter::builder(f.backend.clone())
             .prefix(f.ns.clone())
+            .timeout(CALL_TIMEOUT)
             .max_in_flight(2)
             .lease_ttl(HOUR)
             .build()
@@ -457,6 +460,7 @@ mod stepping {
         }
         let c = ConcurrencyLimiter::builder(f.backend.clone())
             .prefix(f.ns.clone())
+            .timeout(CALL_TIMEOUT)
             .lease_ttl(SEC)
             .build()
             .unwrap();
@@ -477,6 +481,7 @@ mod stepping {
     pub async fn dead_holders_lose_their_lease(f: &Fixture) {
         let c = ConcurrencyLimiter::builder(f.backend.clone())
             .prefix(f.ns.clone())
+            .timeout(CALL_TIMEOUT)
             .max_in_flight(1)
             .lease_ttl(Duration::from_secs(10))
             .build()

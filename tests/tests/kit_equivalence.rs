@@ -4,8 +4,7 @@
 //! 1. the native engine (`Db::rate_limit_all`, `Db::lease_*`) under a manual clock;
 //! 2. the kit's Lua scripts on a real `redis-server`, through [`RedisBackend`] with the
 //!    test clock (the scripts take `now` as an argument instead of `TIME`);
-//! 3. the same Lua scripts on the embedded store's `EVAL` (once embedis has scripting;
-//!    until then this leg says it is skipped),
+//! 3. the same Lua scripts on the embedded store's `EVAL` (always: it needs no server),
 //!
 //! and every decision must be identical. The time seam: `limiter.lua`'s first argument is
 //! `now` in µs, empty in production (the script then reads `TIME`); tests pass the manual
@@ -51,18 +50,6 @@ fn redis_backend() -> Option<&'static RedisBackend> {
         }))
     })
     .as_ref()
-}
-
-/// Whether this embedis has EVAL (scripting landed).
-fn embedded_eval() -> bool {
-    static HAS: OnceLock<bool> = OnceLock::new();
-    *HAS.get_or_init(|| {
-        let ok = !Db::new().call(["EVAL", "return 1", "0"]).is_error();
-        if !ok {
-            eprintln!("\n=== SKIPPED (Lua on the embedded store): embedis has no EVAL yet ===\n");
-        }
-        ok
-    })
 }
 
 #[derive(Debug, Clone)]
@@ -413,7 +400,6 @@ fn run_case(policies: Vec<Policy>, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let db = Db::builder().clock(clock.clone()).build();
     let lua_db = Db::builder().clock(clock.clone()).build();
     let redis = redis_backend();
-    let eval = embedded_eval();
     for (i, op) in ops.iter().enumerate() {
         if let Op::Step(us) = op {
             clock.advance(Duration::from_micros(*us as u64));
@@ -435,17 +421,15 @@ fn run_case(policies: Vec<Policy>, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 now - T0
             );
         }
-        if eval {
-            let got = via_eval(&lua_db, &case, op, now);
-            prop_assert_eq!(
-                got.as_ref(),
-                Some(&want),
-                "op {} {:?} on embedded EVAL at +{}µs",
-                i,
-                op,
-                now - T0
-            );
-        }
+        let got = via_eval(&lua_db, &case, op, now);
+        prop_assert_eq!(
+            got.as_ref(),
+            Some(&want),
+            "op {} {:?} on embedded EVAL at +{}µs",
+            i,
+            op,
+            now - T0
+        );
     }
     Ok(())
 }
@@ -469,9 +453,6 @@ proptest! {
         policies in prop::collection::vec(policy(), 1..4),
         ops in prop::collection::vec(op(), 1..60),
     ) {
-        if redis_backend().is_none() && !embedded_eval() {
-            return Ok(());
-        }
         run_case(policies, ops)?;
     }
 }
@@ -480,9 +461,6 @@ proptest! {
 /// microsecond, costs equal to the limit.
 #[test]
 fn edges_decide_alike() {
-    if redis_backend().is_none() && !embedded_eval() {
-        return;
-    }
     let policies = vec![
         Policy::FixedWindow {
             limit: 3,

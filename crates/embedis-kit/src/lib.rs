@@ -8,6 +8,10 @@
 //! - [`limiter`]: rate limiting (fixed window, sliding log, sliding window counter, token
 //!   bucket, GCRA), several policies per check, tiers, failure policies; and a
 //!   concurrency limiter with expiring leases.
+//! - [`lock`]: distributed locks with a TTL, safe release and extend, fencing tokens,
+//!   waiting with jittered backoff and a deadline, a guard that releases on drop.
+//! - [`session`] (feature `sessions`): a `tower_sessions::SessionStore` over any backend,
+//!   refresh-token rotation with reuse detection, and revoke-all per user.
 //! - [`headers`]: `RateLimit`/`RateLimit-Policy` (IETF draft 11), `X-RateLimit-*` and
 //!   `Retry-After`.
 //! - `http` (feature `axum`): tower layers for axum apps (rate limiting with key
@@ -38,5 +42,8 @@ pub mod headers;
 #[cfg(feature = "axum")]
 pub mod http;
 pub mod limiter;
+pub mod lock;
+#[cfg(feature = "sessions")]
+pub mod session;
 
 pub use error::{Error, Result};

@@ -104,17 +104,19 @@ impl Demo {
     /// (outside CI). Each Redis demo gets its own database number, so tests running in
     /// parallel do not share cache entries or rate limit budgets.
     pub fn start(kind: Kind, args: &[&str]) -> Option<Demo> {
+        let url = match kind {
+            Kind::Embedded => None,
+            Kind::Redis => Some(fresh_redis_db()?),
+        };
+        Some(Demo::start_with(url.as_deref(), args))
+    }
+
+    /// Starts the demo on the Redis at `redis_url` (embedded when `None`).
+    pub fn start_with(redis_url: Option<&str>, args: &[&str]) -> Demo {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_embedis-demo"));
         cmd.args(["--listen", "127.0.0.1:0"]).args(args);
-        if kind == Kind::Redis {
-            static DB: AtomicU32 = AtomicU32::new(1);
-            let db = DB.fetch_add(1, Ordering::Relaxed);
-            assert!(db < 16, "more Redis demos than databases");
-            let server = redis()?;
-            cmd.args([
-                "--redis-url",
-                &format!("redis://127.0.0.1:{}/{db}", server.port),
-            ]);
+        if let Some(url) = redis_url {
+            cmd.args(["--redis-url", url]);
         }
         let mut child = cmd
             .stdout(Stdio::piped())
@@ -132,15 +134,25 @@ impl Demo {
             .and_then(|s| s.split_whitespace().next())
             .unwrap_or_else(|| panic!("no address in {line:?}"))
             .to_owned();
-        Some(Demo {
+        Demo {
             base: format!("http://{addr}"),
             child,
-        })
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+}
+
+/// The URL of a database of the shared redis-server no other test uses (`None`, loudly,
+/// when redis-server is missing outside CI).
+pub fn fresh_redis_db() -> Option<String> {
+    static DB: AtomicU32 = AtomicU32::new(1);
+    let server = redis()?;
+    let db = DB.fetch_add(1, Ordering::Relaxed);
+    assert!(db < 16, "more Redis demos than databases");
+    Some(format!("redis://127.0.0.1:{}/{db}", server.port))
 }
 
 /// Instantiates each listed async test function once per backend.

@@ -16,6 +16,12 @@ use embedis::{Db, ManualClock, Reply};
 use embedis_kit::backend::{AnyBackend, EmbeddedBackend, RedisBackend};
 use embedis_kit::limiter::{Limiter, Policy};
 
+/// The limiters' call timeout in these tests. The production default (50 ms) is about a
+/// healthy loopback Redis; a CI machine running many test binaries on two cores can stall a
+/// call longer than that, which would turn a correctness test into a (failing) degraded-mode
+/// test. The timeout itself is tested with an unreachable server.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How a configuration moves time.
 pub enum Clock {
     Manual(ManualClock),
@@ -153,7 +159,9 @@ impl Fixture {
     }
 
     pub fn limiter(&self, policies: &[(&str, Policy)]) -> Limiter<AnyBackend> {
-        let mut b = Limiter::builder(self.backend.clone()).prefix(self.ns.clone());
+        let mut b = Limiter::builder(self.backend.clone())
+            .prefix(self.ns.clone())
+            .timeout(CALL_TIMEOUT);
         for (n, p) in policies {
             b = b.policy(*n, *p);
         }

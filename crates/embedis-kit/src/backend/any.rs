@@ -5,7 +5,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{
-    Backend, EmbeddedBackend, LeaseRequest, RateLimitRequest, RawDecision, RedisBackend, SetOptions,
+    Backend, EmbeddedBackend, LeaseRequest, LockAttempt, RateLimitRequest, RawDecision,
+    RedisBackend, RotateOutcome, SetCondition, SetOptions,
 };
 use crate::error::Result;
 
@@ -90,6 +91,68 @@ impl Backend for AnyBackend {
 
     fn is_remote(&self) -> bool {
         delegate!(self, b => b.is_remote())
+    }
+
+    // --- locks and sessions ---
+
+    async fn lock_acquire(
+        &self,
+        key: &[u8],
+        fence_key: &[u8],
+        token: &[u8],
+        ttl: Duration,
+    ) -> Result<LockAttempt> {
+        delegate!(self, b => b.lock_acquire(key, fence_key, token, ttl).await)
+    }
+
+    async fn set_until(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        expire_at_ms: u64,
+        condition: SetCondition,
+    ) -> Result<bool> {
+        delegate!(self, b => b.set_until(key, value, expire_at_ms, condition).await)
+    }
+
+    async fn index_add(
+        &self,
+        index: &[u8],
+        prefix: &[u8],
+        member: &[u8],
+        keep_until_ms: u64,
+        keep_for: Duration,
+    ) -> Result<()> {
+        delegate!(self, b => b.index_add(index, prefix, member, keep_until_ms, keep_for).await)
+    }
+
+    async fn index_members(&self, index: &[u8], prefix: &[u8]) -> Result<Vec<Bytes>> {
+        delegate!(self, b => b.index_members(index, prefix).await)
+    }
+
+    async fn index_purge(&self, index: &[u8], prefix: &[u8]) -> Result<u64> {
+        delegate!(self, b => b.index_purge(index, prefix).await)
+    }
+
+    async fn refresh_create(
+        &self,
+        key: &[u8],
+        user: &[u8],
+        digest: &[u8],
+        ttl: Duration,
+        max_life: Option<Duration>,
+    ) -> Result<bool> {
+        delegate!(self, b => b.refresh_create(key, user, digest, ttl, max_life).await)
+    }
+
+    async fn refresh_rotate(
+        &self,
+        key: &[u8],
+        presented: &[u8],
+        new: &[u8],
+        ttl: Duration,
+    ) -> Result<RotateOutcome> {
+        delegate!(self, b => b.refresh_rotate(key, presented, new, ttl).await)
     }
 
     // --- pub/sub ---

@@ -6,8 +6,9 @@
 //! | rate limiter | [`rate_limit`](Backend::rate_limit) (one or several policies, atomic, all-or-nothing), [`delete`](Backend::delete) to reset |
 //! | concurrency limiter | [`lease_acquire`](Backend::lease_acquire), [`lease_release`](Backend::lease_release), [`lease_renew`](Backend::lease_renew) |
 //! | cache | [`get`](Backend::get), [`set`](Backend::set) with TTL, [`delete`](Backend::delete) |
-//! | sessions | the cache's, plus [`expire`](Backend::expire) to slide a TTL |
-//! | locks | [`set`](Backend::set) if absent with TTL, [`compare_and_delete`](Backend::compare_and_delete), [`compare_and_expire`](Backend::compare_and_expire) |
+//! | locks | [`lock_acquire`](Backend::lock_acquire) (SET NX PX plus a fencing counter, atomic), [`compare_and_delete`](Backend::compare_and_delete), [`compare_and_expire`](Backend::compare_and_expire) |
+//! | session store | [`set_until`](Backend::set_until), [`get`](Backend::get), [`delete`](Backend::delete); per-user index: [`index_add`](Backend::index_add), [`index_members`](Backend::index_members), [`index_purge`](Backend::index_purge) |
+//! | refresh tokens | [`refresh_create`](Backend::refresh_create), [`refresh_rotate`](Backend::refresh_rotate), and the index operations |
 //!
 //! Implementations: [`EmbeddedBackend`] (an in-process [`embedis::Db`]: native engine
 //! operations, no network, no Lua) and [`RedisBackend`] (redis-rs; atomic Lua scripts with
@@ -34,6 +35,9 @@ pub use embedis::types::limiter::{Decision as RawDecision, Policy};
 pub use self::any::AnyBackend;
 pub use self::embedded::EmbeddedBackend;
 pub use self::redis::{LEASE_LUA, LIMITER_LUA, RedisBackend, RedisBackendBuilder};
+// --- locks and sessions ---
+pub use self::redis::{LOCK_ACQUIRE_LUA, SESSION_INDEX_LUA, SESSION_REFRESH_LUA};
+// --- end locks and sessions ---
 use crate::error::Result;
 
 /// One policy applied to one key.
@@ -107,6 +111,44 @@ impl SetOptions {
     }
 }
 
+// --- locks and sessions ---
+
+/// What [`Backend::lock_acquire`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockAttempt {
+    /// The lock is ours; `fence` is the lock's fencing counter after its increment.
+    Acquired {
+        /// Strictly greater than every fencing token handed out before for this lock.
+        fence: u64,
+    },
+    /// Someone holds it; `ttl` is how long it has left on the backend's clock (`None`: the
+    /// key has no TTL).
+    Held {
+        /// Time left before the lock expires.
+        ttl: Option<Duration>,
+    },
+}
+
+/// What [`Backend::refresh_rotate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The presented digest was the family's current one: the new digest replaced it.
+    Rotated {
+        /// The family's user.
+        user: Bytes,
+    },
+    /// The presented digest was one the family had already rotated away from: a replay. The
+    /// family is deleted.
+    Reused {
+        /// The family's user.
+        user: Bytes,
+    },
+    /// No such family (never created, expired, revoked) or a digest it never had.
+    Invalid,
+}
+
+// --- end locks and sessions ---
+
 /// Storage for the kit's components. See the module docs for which caller needs what.
 ///
 /// Every operation is atomic on its keys. Time-based decisions use the backend's clock:
@@ -172,6 +214,79 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// Whether calls cross a network (the limiter then applies its timeout and circuit
     /// breaker; in-process calls need neither and must not depend on a runtime's timer).
     fn is_remote(&self) -> bool;
+
+    // --- locks and sessions ---
+
+    /// Acquires a lock, atomically: if `key` does not exist, increments the counter at
+    /// `fence_key` (which never expires) and sets `key` to `token` with `ttl`. A key of any
+    /// type counts as held.
+    fn lock_acquire(
+        &self,
+        key: &[u8],
+        fence_key: &[u8],
+        token: &[u8],
+        ttl: Duration,
+    ) -> impl Future<Output = Result<LockAttempt>> + Send;
+
+    /// Stores `value` under `key` until the Unix time `expire_at_ms` (on the backend's
+    /// clock; SET PXAT), under `condition`; true if written.
+    fn set_until(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        expire_at_ms: u64,
+        condition: SetCondition,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Adds `member` to the index set `index` (whose member `m` stands for the key
+    /// `prefix + m`), keeps the set at least until the Unix time `keep_until_ms` and at
+    /// least `keep_for` from now (backend clock), and prunes a few members whose key no
+    /// longer exists.
+    fn index_add(
+        &self,
+        index: &[u8],
+        prefix: &[u8],
+        member: &[u8],
+        keep_until_ms: u64,
+        keep_for: Duration,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The members of the index set `index` whose key `prefix + m` still exists (the others
+    /// are pruned).
+    fn index_members(
+        &self,
+        index: &[u8],
+        prefix: &[u8],
+    ) -> impl Future<Output = Result<Vec<Bytes>>> + Send;
+
+    /// Deletes, atomically, the key `prefix + m` of every member `m` of the index set
+    /// `index`, and the set; how many of those keys existed.
+    fn index_purge(&self, index: &[u8], prefix: &[u8]) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Creates the refresh-token family `key` (a hash) for `user` with current token digest
+    /// `digest`, expiring after `ttl` unless rotated, and never living past `max_life`
+    /// from now. False if the key already exists.
+    fn refresh_create(
+        &self,
+        key: &[u8],
+        user: &[u8],
+        digest: &[u8],
+        ttl: Duration,
+        max_life: Option<Duration>,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Rotates family `key`, atomically: if `presented` is its current digest, `new` becomes
+    /// current, `presented` is remembered as used and the family lives `ttl` more (capped by
+    /// its maximum life); if `presented` was used before, the family is deleted.
+    fn refresh_rotate(
+        &self,
+        key: &[u8],
+        presented: &[u8],
+        new: &[u8],
+        ttl: Duration,
+    ) -> impl Future<Output = Result<RotateOutcome>> + Send;
+
+    // --- end locks and sessions ---
 
     // --- pub/sub ---
 

@@ -19,7 +19,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, Script, ScriptInvocation};
 
 use super::{
-    Backend, LeaseRequest, RateLimitRequest, RawDecision, SetCondition, SetOptions, ttl_millis,
+    Backend, LeaseRequest, LockAttempt, RateLimitRequest, RawDecision, RotateOutcome, SetCondition,
+    SetOptions, ttl_millis,
 };
 use crate::error::{Error, Result};
 
@@ -31,6 +32,15 @@ const COMPARE_AND_DELETE_LUA: &str =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 const COMPARE_AND_EXPIRE_LUA: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
      return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
+
+// --- locks and sessions ---
+/// Lock acquisition with a fencing counter.
+pub const LOCK_ACQUIRE_LUA: &str = include_str!("../lua/lock_acquire.lua");
+/// The per-user index of sessions and refresh-token families.
+pub const SESSION_INDEX_LUA: &str = include_str!("../lua/session_index.lua");
+/// Refresh-token families: create, rotate with reuse detection.
+pub const SESSION_REFRESH_LUA: &str = include_str!("../lua/session_refresh.lua");
+// --- end locks and sessions ---
 
 #[derive(Clone)]
 enum Conn {
@@ -46,6 +56,10 @@ struct Scripts {
     lease: Script,
     compare_and_delete: Script,
     compare_and_expire: Script,
+    // --- locks and sessions ---
+    lock_acquire: Script,
+    session_index: Script,
+    session_refresh: Script,
 }
 
 /// Runs the kit on Redis (or Valkey, or an embedis server).
@@ -151,6 +165,10 @@ impl RedisBackendBuilder {
             lease: Script::new(LEASE_LUA),
             compare_and_delete: Script::new(COMPARE_AND_DELETE_LUA),
             compare_and_expire: Script::new(COMPARE_AND_EXPIRE_LUA),
+            // --- locks and sessions ---
+            lock_acquire: Script::new(LOCK_ACQUIRE_LUA),
+            session_index: Script::new(SESSION_INDEX_LUA),
+            session_refresh: Script::new(SESSION_REFRESH_LUA),
         });
         #[cfg(feature = "cluster")]
         if let Some(nodes) = self.cluster {
@@ -357,6 +375,130 @@ impl Backend for RedisBackend {
 
     fn is_remote(&self) -> bool {
         true
+    }
+
+    // --- locks and sessions ---
+
+    async fn lock_acquire(
+        &self,
+        key: &[u8],
+        fence_key: &[u8],
+        token: &[u8],
+        ttl: Duration,
+    ) -> Result<LockAttempt> {
+        let mut inv = self.scripts.lock_acquire.prepare_invoke();
+        inv.key(key).key(fence_key).arg(token).arg(ttl_millis(ttl));
+        let v: Vec<i64> = self.invoke(&inv).await?;
+        match v[..] {
+            [1, fence] => Ok(LockAttempt::Acquired {
+                fence: u64::try_from(fence).unwrap_or(0),
+            }),
+            [0, pttl] => Ok(LockAttempt::Held {
+                ttl: u64::try_from(pttl).ok().map(Duration::from_millis),
+            }),
+            _ => Err(Error::Protocol(format!("lock script returned {v:?}"))),
+        }
+    }
+
+    async fn set_until(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        expire_at_ms: u64,
+        condition: SetCondition,
+    ) -> Result<bool> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value).arg("PXAT").arg(expire_at_ms.max(1));
+        match condition {
+            SetCondition::Always => {}
+            SetCondition::IfAbsent => {
+                cmd.arg("NX");
+            }
+            SetCondition::IfPresent => {
+                cmd.arg("XX");
+            }
+        }
+        let r: Option<String> = self.query(&cmd).await?;
+        Ok(r.is_some())
+    }
+
+    async fn index_add(
+        &self,
+        index: &[u8],
+        prefix: &[u8],
+        member: &[u8],
+        keep_until_ms: u64,
+        keep_for: Duration,
+    ) -> Result<()> {
+        let mut inv = self.scripts.session_index.prepare_invoke();
+        inv.key(index)
+            .arg("add")
+            .arg(prefix)
+            .arg(member)
+            .arg(keep_until_ms)
+            .arg(u64::try_from(keep_for.as_millis()).unwrap_or(u64::MAX));
+        let _: i64 = self.invoke(&inv).await?;
+        Ok(())
+    }
+
+    async fn index_members(&self, index: &[u8], prefix: &[u8]) -> Result<Vec<Bytes>> {
+        let mut inv = self.scripts.session_index.prepare_invoke();
+        inv.key(index).arg("members").arg(prefix);
+        let v: Vec<Vec<u8>> = self.invoke(&inv).await?;
+        Ok(v.into_iter().map(Bytes::from).collect())
+    }
+
+    async fn index_purge(&self, index: &[u8], prefix: &[u8]) -> Result<u64> {
+        let mut inv = self.scripts.session_index.prepare_invoke();
+        inv.key(index).arg("purge").arg(prefix);
+        self.invoke(&inv).await
+    }
+
+    async fn refresh_create(
+        &self,
+        key: &[u8],
+        user: &[u8],
+        digest: &[u8],
+        ttl: Duration,
+        max_life: Option<Duration>,
+    ) -> Result<bool> {
+        let mut inv = self.scripts.session_refresh.prepare_invoke();
+        inv.key(key)
+            .arg("create")
+            .arg(user)
+            .arg(digest)
+            .arg(ttl_millis(ttl))
+            .arg(max_life.map_or(0, ttl_millis));
+        let n: i64 = self.invoke(&inv).await?;
+        Ok(n == 1)
+    }
+
+    async fn refresh_rotate(
+        &self,
+        key: &[u8],
+        presented: &[u8],
+        new: &[u8],
+        ttl: Duration,
+    ) -> Result<RotateOutcome> {
+        let mut inv = self.scripts.session_refresh.prepare_invoke();
+        inv.key(key)
+            .arg("rotate")
+            .arg(presented)
+            .arg(new)
+            .arg(ttl_millis(ttl));
+        let v: Vec<redis::Value> = self.invoke(&inv).await?;
+        let user = || match v.get(1) {
+            Some(redis::Value::BulkString(b)) => Ok(Bytes::copy_from_slice(b)),
+            other => Err(Error::Protocol(format!(
+                "refresh script returned user {other:?}"
+            ))),
+        };
+        match v.first() {
+            Some(redis::Value::Int(0)) => Ok(RotateOutcome::Invalid),
+            Some(redis::Value::Int(1)) => Ok(RotateOutcome::Rotated { user: user()? }),
+            Some(redis::Value::Int(2)) => Ok(RotateOutcome::Reused { user: user()? }),
+            _ => Err(Error::Protocol(format!("refresh script returned {v:?}"))),
+        }
     }
 
     // --- pub/sub ---

@@ -72,6 +72,66 @@ impl Backend for Flaky {
     fn is_remote(&self) -> bool {
         true
     }
+
+    // --- locks and sessions ---
+
+    async fn lock_acquire(
+        &self,
+        key: &[u8],
+        fence_key: &[u8],
+        token: &[u8],
+        ttl: Duration,
+    ) -> Result<crate::backend::LockAttempt> {
+        self.inner.lock_acquire(key, fence_key, token, ttl).await
+    }
+    async fn set_until(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        at: u64,
+        condition: crate::backend::SetCondition,
+    ) -> Result<bool> {
+        self.inner.set_until(key, value, at, condition).await
+    }
+    async fn index_add(
+        &self,
+        index: &[u8],
+        prefix: &[u8],
+        member: &[u8],
+        until: u64,
+        keep_for: Duration,
+    ) -> Result<()> {
+        self.inner
+            .index_add(index, prefix, member, until, keep_for)
+            .await
+    }
+    async fn index_members(&self, index: &[u8], prefix: &[u8]) -> Result<Vec<Bytes>> {
+        self.inner.index_members(index, prefix).await
+    }
+    async fn index_purge(&self, index: &[u8], prefix: &[u8]) -> Result<u64> {
+        self.inner.index_purge(index, prefix).await
+    }
+    async fn refresh_create(
+        &self,
+        key: &[u8],
+        user: &[u8],
+        digest: &[u8],
+        ttl: Duration,
+        max_life: Option<Duration>,
+    ) -> Result<bool> {
+        self.inner
+            .refresh_create(key, user, digest, ttl, max_life)
+            .await
+    }
+    async fn refresh_rotate(
+        &self,
+        key: &[u8],
+        presented: &[u8],
+        new: &[u8],
+        ttl: Duration,
+    ) -> Result<crate::backend::RotateOutcome> {
+        self.inner.refresh_rotate(key, presented, new, ttl).await
+    }
 }
 
 fn flaky(hang: bool) -> (Flaky, Arc<AtomicBool>) {
