@@ -17,6 +17,9 @@
 //!   invalidation by key, tag and prefix, counters and an optional near cache.
 //! - [`headers`]: `RateLimit`/`RateLimit-Policy` (IETF draft 11), `X-RateLimit-*` and
 //!   `Retry-After`.
+//! - `http` (feature `axum`): tower layers for axum apps (rate limiting with key
+//!   extractors and trusted proxies, response caching with ETags and invalidation) and
+//!   extractors for the limiter decision, the cache and the backend.
 //!
 //! The same code on either backend:
 //!
@@ -40,6 +43,8 @@ pub mod backend;
 pub mod cache;
 mod error;
 pub mod headers;
+#[cfg(feature = "axum")]
+pub mod http;
 pub mod limiter;
 pub mod lock;
 #[cfg(feature = "sessions")]

@@ -176,4 +176,16 @@ impl Backend for AnyBackend {
     fn local_clock(&self) -> Option<std::sync::Arc<dyn embedis::Clock>> {
         delegate!(self, b => b.local_clock())
     }
+
+    // --- pub/sub ---
+
+    async fn publish(&self, channel: &[u8], payload: &[u8]) -> Result<u64> {
+        delegate!(self, b => b.publish(channel, payload).await)
+    }
+
+    async fn subscribe(&self, channel: &[u8]) -> Result<super::Subscriber> {
+        delegate!(self, b => b.subscribe(channel).await)
+    }
+
+    // --- end pub/sub ---
 }

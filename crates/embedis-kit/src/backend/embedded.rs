@@ -369,6 +369,18 @@ impl Backend for EmbeddedBackend {
     fn local_clock(&self) -> Option<std::sync::Arc<dyn embedis::Clock>> {
         Some(self.db.engine().clock.clone())
     }
+
+    // --- pub/sub ---
+
+    async fn publish(&self, channel: &[u8], payload: &[u8]) -> Result<u64> {
+        Ok(self.db.publish(channel, payload) as u64)
+    }
+
+    async fn subscribe(&self, channel: &[u8]) -> Result<super::Subscriber> {
+        Ok(super::Subscriber::embedded(self.db.subscribe([channel])))
+    }
+
+    // --- end pub/sub ---
 }
 
 // --- locks and sessions ---

@@ -316,6 +316,30 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// The backend's clock when it lives in this process (the engine clock of
     /// [`EmbeddedBackend`]); `None` for a remote server.
     fn local_clock(&self) -> Option<std::sync::Arc<dyn embedis::Clock>>;
+
+    // --- pub/sub ---
+
+    /// Publishes `payload` on `channel`; how many subscribers received it (on Redis, the
+    /// subscribers of the server the command reached). The default (for backends without
+    /// pub/sub, such as test doubles) fails with [`Error::Invalid`](crate::Error::Invalid).
+    fn publish(&self, channel: &[u8], payload: &[u8]) -> impl Future<Output = Result<u64>> + Send {
+        let _ = (channel, payload);
+        std::future::ready(Err(crate::Error::Invalid(
+            "this backend has no pub/sub".into(),
+        )))
+    }
+
+    /// Subscribes to `channel`. The subscription is in place when the future resolves:
+    /// messages published after that are delivered, in publishing order. Dropping the
+    /// [`Subscriber`] unsubscribes. The default fails like [`publish`](Backend::publish)'s.
+    fn subscribe(&self, channel: &[u8]) -> impl Future<Output = Result<Subscriber>> + Send {
+        let _ = channel;
+        std::future::ready(Err(crate::Error::Invalid(
+            "this backend has no pub/sub".into(),
+        )))
+    }
+
+    // --- end pub/sub ---
 }
 
 // --- cache ---
@@ -339,3 +363,91 @@ pub struct CacheWrite<'a> {
 pub(crate) fn ttl_millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
+
+// --- pub/sub ---
+
+/// A message received by a [`Subscriber`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PubSubMessage {
+    /// The channel it was published on.
+    pub channel: Bytes,
+    /// The payload.
+    pub payload: Bytes,
+}
+
+type RedisMessages = std::pin::Pin<Box<dyn futures_core::Stream<Item = ::redis::Msg> + Send>>;
+
+enum SubscriberInner {
+    Embedded(embedis::pubsub::Subscription),
+    Redis(RedisMessages),
+}
+
+/// A subscription from [`Backend::subscribe`]: a `futures_core::Stream` of
+/// [`PubSubMessage`]s, or [`next`](Subscriber::next). It ends when the connection is lost
+/// (Redis) or the subscriber falls too far behind (the engine's output-buffer limit).
+pub struct Subscriber {
+    inner: SubscriberInner,
+}
+
+impl std::fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.inner {
+            SubscriberInner::Embedded(_) => "embedded",
+            SubscriberInner::Redis(_) => "redis",
+        };
+        f.debug_struct("Subscriber")
+            .field("backend", &kind)
+            .finish()
+    }
+}
+
+impl Subscriber {
+    pub(crate) fn embedded(s: embedis::pubsub::Subscription) -> Self {
+        Subscriber {
+            inner: SubscriberInner::Embedded(s),
+        }
+    }
+
+    pub(crate) fn redis(s: RedisMessages) -> Self {
+        Subscriber {
+            inner: SubscriberInner::Redis(s),
+        }
+    }
+
+    /// The next message; `None` when the subscription ended.
+    pub async fn next(&mut self) -> Option<PubSubMessage> {
+        use futures_core::Stream as _;
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut *self).poll_next(cx)).await
+    }
+}
+
+impl futures_core::Stream for Subscriber {
+    type Item = PubSubMessage;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<PubSubMessage>> {
+        use std::task::Poll;
+        match &mut self.inner {
+            SubscriberInner::Embedded(s) => match std::pin::Pin::new(s).poll_next(cx) {
+                Poll::Ready(Some(m)) => Poll::Ready(Some(PubSubMessage {
+                    channel: m.channel,
+                    payload: m.payload,
+                })),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            },
+            SubscriberInner::Redis(s) => match s.as_mut().poll_next(cx) {
+                Poll::Ready(Some(m)) => Poll::Ready(Some(PubSubMessage {
+                    channel: Bytes::copy_from_slice(m.get_channel_name().as_bytes()),
+                    payload: Bytes::copy_from_slice(m.get_payload_bytes()),
+                })),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+// --- end pub/sub ---

@@ -93,6 +93,8 @@ pub struct RedisBackend {
     scripts: Arc<Scripts>,
     test_now: Option<TestNow>,
     extra_ttl_ms: i64,
+    /// For pub/sub: each subscriber needs its own connection (`None` on a cluster).
+    pubsub_client: Option<redis::Client>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -193,6 +195,7 @@ impl RedisBackendBuilder {
                 scripts,
                 test_now: self.test_now,
                 extra_ttl_ms: self.extra_ttl_ms,
+                pubsub_client: None,
             });
         }
         let client = redis::Client::open(self.url.as_str())?;
@@ -203,12 +206,13 @@ impl RedisBackendBuilder {
         if let Some(t) = self.response_timeout {
             config = config.set_response_timeout(Some(t));
         }
-        let conn = ConnectionManager::new_lazy_with_config(client, config)?;
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
         Ok(RedisBackend {
             conn: Conn::Single(conn),
             scripts,
             test_now: self.test_now,
             extra_ttl_ms: self.extra_ttl_ms,
+            pubsub_client: Some(client),
         })
     }
 }
@@ -555,4 +559,26 @@ impl Backend for RedisBackend {
     fn local_clock(&self) -> Option<std::sync::Arc<dyn embedis::Clock>> {
         None
     }
+
+    // --- pub/sub ---
+
+    async fn publish(&self, channel: &[u8], payload: &[u8]) -> Result<u64> {
+        self.query(redis::cmd("PUBLISH").arg(channel).arg(payload))
+            .await
+    }
+
+    /// Opens a dedicated connection per subscriber (a subscribed connection can run no other
+    /// command). Not available on a cluster connection.
+    async fn subscribe(&self, channel: &[u8]) -> Result<super::Subscriber> {
+        let Some(client) = &self.pubsub_client else {
+            return Err(Error::Invalid(
+                "pub/sub is not supported on a cluster backend".into(),
+            ));
+        };
+        let mut ps = client.get_async_pubsub().await?;
+        ps.subscribe(channel).await?;
+        Ok(super::Subscriber::redis(Box::pin(ps.into_on_message())))
+    }
+
+    // --- end pub/sub ---
 }
