@@ -29,8 +29,12 @@ use embedis_benches::{keys, sizes, threaded, value};
 const THREADS: [usize; 2] = [1, 2];
 
 /// Measures `op(index)` on 1 and 2 threads under `name/<n>/<threads>t`.
-fn bench_threads<F>(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, name: &str, n: usize, op: F)
-where
+fn bench_threads<F>(
+    g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    n: usize,
+    op: F,
+) where
     F: Fn(usize) + Send + Sync + 'static,
 {
     let op = Arc::new(op);
@@ -95,10 +99,15 @@ fn strings(c: &mut Criterion, n: usize) {
         g.bench_function(format!("call/{n}/1t"), move |b| {
             b.iter_custom(|iters| {
                 let (db, keys) = (db.clone(), keys.clone());
-                threaded(1, n, iters, Arc::new(move |i: usize| {
-                    let args: [&[u8]; 2] = [b"GET", &keys[i]];
-                    black_box(db.call(args));
-                }))
+                threaded(
+                    1,
+                    n,
+                    iters,
+                    Arc::new(move |i: usize| {
+                        let args: [&[u8]; 2] = [b"GET", &keys[i]];
+                        black_box(db.call(args));
+                    }),
+                )
             })
         });
     }
@@ -127,10 +136,15 @@ fn strings(c: &mut Criterion, n: usize) {
         g.bench_function(format!("call/{n}/1t"), move |b| {
             b.iter_custom(|iters| {
                 let (db, keys, value) = (db.clone(), keys.clone(), value.clone());
-                threaded(1, n, iters, Arc::new(move |i: usize| {
-                    let args: [&[u8]; 3] = [b"SET", &keys[i], &value];
-                    black_box(db.call(args));
-                }))
+                threaded(
+                    1,
+                    n,
+                    iters,
+                    Arc::new(move |i: usize| {
+                        let args: [&[u8]; 3] = [b"SET", &keys[i], &value];
+                        black_box(db.call(args));
+                    }),
+                )
             })
         });
     }
@@ -164,7 +178,10 @@ fn hset(c: &mut Criterion, n: usize) {
     g.throughput(Throughput::Elements(1));
     bench_threads(&mut g, "typed", n, move |i| {
         // Overwrites one of the 4 fields: the hash keeps its size.
-        black_box(db.hset(&keys[i], &[(FIELDS[i & 3], "value-9876543210")]).ok());
+        black_box(
+            db.hset(&keys[i], &[(FIELDS[i & 3], "value-9876543210")])
+                .ok(),
+        );
     });
     g.finish();
 }

@@ -93,11 +93,17 @@ fn parser(c: &mut Criterion) {
         ("bigarg_chunked", request(&[b"SET", b"k", &big]), 16 * 1024),
     ];
     for (name, input, chunk) in cases {
-        assert_eq!(ours(&input, chunk), theirs(&input, chunk), "{name}: both see the same arguments");
+        assert_eq!(
+            ours(&input, chunk),
+            theirs(&input, chunk),
+            "{name}: both see the same arguments"
+        );
         let mut g = c.benchmark_group(name);
         g.throughput(Throughput::Bytes(input.len() as u64));
         g.bench_function("embedis", |b| b.iter(|| black_box(ours(&input, chunk))));
-        g.bench_function("redis_protocol", |b| b.iter(|| black_box(theirs(&input, chunk))));
+        g.bench_function("redis_protocol", |b| {
+            b.iter(|| black_box(theirs(&input, chunk)))
+        });
         g.finish();
     }
 }

@@ -118,8 +118,7 @@ impl Model {
 
     fn live_count(&mut self) -> usize {
         let now = self.now;
-        self.keys
-            .retain(|_, (_, at)| at.is_none_or(|at| at >= now));
+        self.keys.retain(|_, (_, at)| at.is_none_or(|at| at >= now));
         self.keys.len()
     }
 
@@ -152,7 +151,10 @@ fn step(m: &mut Model, op: u8, k: &'static str, arg: u8) -> Option<(Vec<Vec<u8>>
             let ms = 1 + (arg % 20) as u64;
             m.keys.insert(k, (V::Str(v.to_vec()), Some(m.now + ms)));
             let ms = ms.to_string();
-            (cmd(&[b"SET", &kb, v, b"PX", ms.as_bytes()]), R::Status("OK".into()))
+            (
+                cmd(&[b"SET", &kb, v, b"PX", ms.as_bytes()]),
+                R::Status("OK".into()),
+            )
         }
         2 => {
             let r = match m.live(k) {
@@ -214,7 +216,8 @@ fn step(m: &mut Model, op: u8, k: &'static str, arg: u8) -> Option<(Vec<Vec<u8>>
             let left = op % 32 == 8;
             let r = match m.live(k) {
                 None => {
-                    m.keys.insert(k, (V::List(VecDeque::from([v.to_vec()])), None));
+                    m.keys
+                        .insert(k, (V::List(VecDeque::from([v.to_vec()])), None));
                     R::Int(1)
                 }
                 Some((V::List(l), _)) => {
@@ -300,7 +303,8 @@ fn step(m: &mut Model, op: u8, k: &'static str, arg: u8) -> Option<(Vec<Vec<u8>>
         18 => {
             let r = match m.live(k) {
                 None => {
-                    m.keys.insert(k, (V::Set(BTreeSet::from([v.to_vec()])), None));
+                    m.keys
+                        .insert(k, (V::Set(BTreeSet::from([v.to_vec()])), None));
                     R::Int(1)
                 }
                 Some((V::Set(s), _)) => R::Int(s.insert(v.to_vec()) as i64),
@@ -504,7 +508,11 @@ fuzz_target!(|data: &[u8]| {
                 // The active cycle removes exactly the keys whose time has passed.
                 db.run_active_expiry();
                 let got = normalize(db.call(["DBSIZE"]));
-                assert_eq!(got, R::Int(m.live_count() as i64), "DBSIZE after active expiry, step {n}");
+                assert_eq!(
+                    got,
+                    R::Int(m.live_count() as i64),
+                    "DBSIZE after active expiry, step {n}"
+                );
             }
             _ => {
                 let Some((args, want)) = step(&mut m, op, k, arg) else {

@@ -22,7 +22,12 @@ fn read(path: &str) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
     for (n, line) in text.lines().enumerate().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
-        let bad = || format!("{path}:{}: expected test,pipeline,redis,embedis,ratio", n + 1);
+        let bad = || {
+            format!(
+                "{path}:{}: expected test,pipeline,redis,embedis,ratio",
+                n + 1
+            )
+        };
         if f.len() < 5 {
             return Err(bad());
         }
@@ -57,7 +62,10 @@ fn draw(rows: &[Row], out: &str) -> Result<(), Box<dyn std::error::Error>> {
     let root = SVGBackend::new(out, (1100, 500)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("embedis-server / redis-server throughput (redis-benchmark -c 50)", ("sans-serif", 20))
+        .caption(
+            "embedis-server / redis-server throughput (redis-benchmark -c 50)",
+            ("sans-serif", 20),
+        )
         .margin(10)
         .x_label_area_size(70)
         .y_label_area_size(50)
@@ -75,7 +83,11 @@ fn draw(rows: &[Row], out: &str) -> Result<(), Box<dyn std::error::Error>> {
                 String::new()
             }
         })
-        .x_label_style(("sans-serif", 11).into_font().transform(FontTransform::Rotate90))
+        .x_label_style(
+            ("sans-serif", 11)
+                .into_font()
+                .transform(FontTransform::Rotate90),
+        )
         .y_desc("ratio (higher is better for embedis)")
         .draw()?;
     let width = 0.8 / pipes.len().max(1) as f64;
