@@ -59,9 +59,19 @@ impl Scrambled {
     }
 }
 
+/// Whether [`threaded`] reports wall-clock time (`EMBEDIS_BENCH_WALL=1`) rather than the
+/// threads' CPU time.
+fn wall_time() -> bool {
+    std::env::var_os("EMBEDIS_BENCH_WALL").is_some_and(|v| v == "1")
+}
+
 /// Runs `op(index)` `iters` times on each of `threads` threads at once, each visiting
 /// `0..n` in [`Scrambled`] order from its own starting point; returns the slowest thread's
-/// time. Criterion then reports the time per operation *per thread*: with 2 threads, the
+/// CPU time (its wall-clock time with `EMBEDIS_BENCH_WALL=1`). CPU time, because the
+/// machines these run on are shared: a thread that waits for a core would otherwise be
+/// charged for the wait, and two variants measured a minute apart would compare the load,
+/// not the code. (Time parked on a contended lock is not CPU time: compare 2-thread results
+/// with wall time on an idle machine.) Criterion then reports the time per operation *per thread*: with 2 threads, the
 /// aggregate throughput is twice the reported rate if the threads do not slow each other.
 pub fn threaded<F>(threads: usize, n: usize, iters: u64, op: Arc<F>) -> Duration
 where
@@ -75,11 +85,14 @@ where
             std::thread::spawn(move || {
                 let mut i = Scrambled::starting_at(n, t * n / threads.max(1) + t);
                 start.wait();
-                let t0 = Instant::now();
+                let (t0, c0) = (Instant::now(), cpu_time::ThreadTime::try_now().ok());
                 for _ in 0..iters {
                     op(i.next());
                 }
-                t0.elapsed()
+                match c0 {
+                    Some(c0) if !wall_time() => c0.elapsed(),
+                    _ => t0.elapsed(),
+                }
             })
         })
         .collect();
