@@ -6,7 +6,8 @@
 # With cargo-fuzz installed (`cargo install cargo-fuzz`), targets are built with coverage
 # instrumentation and no sanitizer (`--sanitizer none`), which works on a stable toolchain
 # given RUSTC_BOOTSTRAP=1 (cargo-fuzz passes a few `-Z` flags; nightly is not needed).
-# Without cargo-fuzz, the targets are built as plain binaries (`cargo build --release`: they
+# Without cargo-fuzz (or if its build fails), the targets are built as plain binaries
+# (`cargo build`, debug: they
 # still link libFuzzer's driver, just without coverage feedback) and run the same way: they
 # replay the checked-in corpus, then mutate it at random for the rest of the time.
 #
@@ -14,10 +15,10 @@
 # crash, a panic or a timeout leaves its input in fuzz/artifacts/<target>/ and makes the
 # script exit non-zero; reproduce with
 #   RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none <target> fuzz/artifacts/<target>/<file>
-# or, without cargo-fuzz, `<target dir>/release/<target> <file>`.
+# or, without cargo-fuzz, `<target dir>/debug/<target> <file>`.
 #
 # Targets are the files in fuzz/fuzz_targets/ (each must have a [[bin]] in fuzz/Cargo.toml).
-# FUZZ_TARGETS="a b" limits the run to some of them; FUZZ_JOBS is not used (one core each).
+# FUZZ_TARGETS="a b" limits the run to some of them.
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -27,17 +28,25 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export RUSTC_BOOTSTRAP=1
 
+mode=plain
 if cargo fuzz --version >/dev/null 2>&1; then
-    mode=cargo-fuzz
     echo "fuzz: building with cargo-fuzz ($(cargo fuzz --version)), --sanitizer none"
-    cargo fuzz build --sanitizer none
-    triple=$(rustc -vV | awk '/^host:/ {print $2}')
-    bin_dir="${CARGO_TARGET_DIR:-target}/$triple/release"
+    if cargo fuzz build --sanitizer none; then
+        mode=cargo-fuzz
+        triple=$(rustc -vV | awk '/^host:/ {print $2}')
+        bin_dir="${CARGO_TARGET_DIR:-target}/$triple/release"
+    else
+        echo "fuzz: the cargo-fuzz build failed; falling back to the plain binaries"
+    fi
 else
-    mode=plain
-    echo "fuzz: cargo-fuzz not installed, running the plain binaries (no coverage feedback)"
-    cargo build --release
-    bin_dir="${CARGO_TARGET_DIR:-target}/release"
+    echo "fuzz: cargo-fuzz not installed"
+fi
+if [ "$mode" = plain ]; then
+    echo "fuzz: running the plain binaries (no coverage feedback)"
+    # The debug build: CI has just built it (`cargo build` in fuzz/), and a release build
+    # of the engine would cost minutes for a run of seconds.
+    cargo build
+    bin_dir="${CARGO_TARGET_DIR:-target}/debug"
 fi
 # cargo-fuzz and cargo put relative target dirs under fuzz/.
 case "$bin_dir" in /*) ;; *) bin_dir="$PWD/$bin_dir" ;; esac
