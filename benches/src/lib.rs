@@ -1,5 +1,9 @@
-//! Shared fixtures for the benches: the preloaded key set and a scrambled visiting order,
-//! so that every variant measured touches the same keys in the same cache-unfriendly order.
+//! Shared fixtures for the benches: the preloaded key set, a scrambled visiting order (so
+//! that every variant measured touches the same keys in the same cache-unfriendly order), and
+//! a runner for the same operation on several threads at once.
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -36,6 +40,13 @@ impl Scrambled {
         Scrambled { n, at: 0, stride }
     }
 
+    /// A visitor over `0..n` starting at `start` (threads start apart from each other).
+    pub fn starting_at(n: usize, start: usize) -> Self {
+        let mut s = Self::new(n);
+        s.at = start % n;
+        s
+    }
+
     /// The next index.
     #[inline]
     #[allow(clippy::should_implement_trait)]
@@ -46,6 +57,60 @@ impl Scrambled {
         }
         self.at
     }
+}
+
+/// Whether [`threaded`] reports wall-clock time (`EMBEDIS_BENCH_WALL=1`) rather than the
+/// threads' CPU time.
+fn wall_time() -> bool {
+    std::env::var_os("EMBEDIS_BENCH_WALL").is_some_and(|v| v == "1")
+}
+
+/// Runs `op(index)` `iters` times on each of `threads` threads at once, each visiting
+/// `0..n` in [`Scrambled`] order from its own starting point; returns the slowest thread's
+/// CPU time (its wall-clock time with `EMBEDIS_BENCH_WALL=1`). CPU time, because the
+/// machines these run on are shared: a thread that waits for a core would otherwise be
+/// charged for the wait, and two variants measured a minute apart would compare the load,
+/// not the code. (Time parked on a contended lock is not CPU time: compare 2-thread results
+/// with wall time on an idle machine.) Criterion then reports the time per operation *per thread*: with 2 threads, the
+/// aggregate throughput is twice the reported rate if the threads do not slow each other.
+pub fn threaded<F>(threads: usize, n: usize, iters: u64, op: Arc<F>) -> Duration
+where
+    F: Fn(usize) + Send + Sync + 'static,
+{
+    let start = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let op = op.clone();
+            let start = start.clone();
+            std::thread::spawn(move || {
+                let mut i = Scrambled::starting_at(n, t * n / threads.max(1) + t);
+                start.wait();
+                let (t0, c0) = (Instant::now(), cpu_time::ThreadTime::try_now().ok());
+                for _ in 0..iters {
+                    op(i.next());
+                }
+                match c0 {
+                    Some(c0) if !wall_time() => c0.elapsed(),
+                    _ => t0.elapsed(),
+                }
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("bench thread panicked"))
+        .max()
+        .unwrap_or_default()
+}
+
+/// Key counts the in-process benches run with: `EMBEDIS_BENCH_SIZES` (comma-separated), by
+/// default 100k and 1M.
+pub fn sizes() -> Vec<usize> {
+    std::env::var("EMBEDIS_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| vec![100_000, 1_000_000])
 }
 
 fn gcd(a: usize, b: usize) -> usize {
@@ -66,5 +131,22 @@ mod tests {
             }
             assert!(seen.iter().all(|&x| x), "n = {n}");
         }
+    }
+
+    #[test]
+    fn threaded_runs_every_thread() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let count = Arc::new(AtomicU64::new(0));
+        let c = count.clone();
+        threaded(
+            2,
+            10,
+            5,
+            Arc::new(move |i: usize| {
+                assert!(i < 10);
+                c.fetch_add(1, Ordering::Relaxed);
+            }),
+        );
+        assert_eq!(count.load(Ordering::Relaxed), 10);
     }
 }

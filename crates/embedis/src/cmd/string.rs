@@ -88,7 +88,14 @@ fn max_string_len(ctx: &Ctx<'_, '_>) -> u64 {
 
 /// The string value of `key`: `Ok(None)` if missing, WRONGTYPE if not a string.
 pub fn get_exec(a: &mut Access<'_>, key: &[u8]) -> Result<Option<Bytes>> {
-    Ok(read_str(a, key)?.map(|s| to_bytes(s)))
+    // A read-only lookup: GET is the hottest command, and it changes nothing.
+    match a.get_read(key) {
+        None => Ok(None),
+        Some(e) => match &e.value {
+            Value::Str(s) => Ok(Some(to_bytes(s))),
+            _ => Err(Error::WrongType),
+        },
+    }
 }
 
 fn get(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> Result<Reply> {

@@ -606,8 +606,15 @@ impl<'a> Access<'a> {
 
     /// Removes `key` from `db` if its TTL has passed; true if it was expired.
     fn expire_if_due(&mut self, db: usize, key: &[u8]) -> bool {
-        let now = self.now_ms;
         let (hash, idx) = self.locate(key);
+        self.expire_if_due_at(db, key, hash, idx)
+    }
+
+    /// [`Access::expire_if_due`] for a key already located: whether it was expired (and
+    /// removed now). One probe of the table when the key is alive or missing.
+    #[inline]
+    fn expire_if_due_at(&mut self, db: usize, key: &[u8], hash: u64, idx: usize) -> bool {
+        let now = self.now_ms;
         let table = shard_mut(&mut self.guards, idx).table(db);
         let due = table.get(hash, key).is_some_and(|e| e.is_expired(now));
         if due {
@@ -649,14 +656,46 @@ impl<'a> Access<'a> {
         found
     }
 
+    /// [`Access::get`] for commands that only read the value (GET, STRLEN...): the same
+    /// statistics, expiry and LRU/LFU refresh, but the entry is handed out read-only, so it
+    /// needs no re-measuring afterwards (one hash-table probe less per command).
+    pub fn get_read(&mut self, key: &[u8]) -> Option<&Entry> {
+        let stats = self.stats;
+        if self.wants(notify::KEY_MISS) && self.peek(key).is_none() {
+            stats.keyspace_misses.inc();
+            self.notify(Event::KeyMiss, key);
+            return None;
+        }
+        self.settle_accounts();
+        let db = self.db;
+        let (hash, idx) = self.locate(key);
+        if self.expire_if_due_at(db, key, hash, idx) {
+            stats.keyspace_misses.inc();
+            return None;
+        }
+        let (ks, now) = (self.ks, self.now_ms);
+        let Some(e) = shard_mut(&mut self.guards, idx)
+            .table(db)
+            .get_mut(hash, key)
+        else {
+            stats.keyspace_misses.inc();
+            return None;
+        };
+        // The metadata word is not part of the entry's measured size.
+        e.set_meta(ks.touched_meta(e.meta(), now));
+        stats.keyspace_hits.inc();
+        Some(e)
+    }
+
     /// Looks a key up in `db` for reading without touching statistics (OBJECT, TYPE-like
     /// introspection and writes use this). Refreshes the key's LRU/LFU data.
     pub fn get_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         self.settle_accounts();
-        if self.expire_if_due(db, key) {
+        // Hashed once: the same hash serves the expiry check and the lookup.
+        let (hash, idx) = self.locate(key);
+        if self.expire_if_due_at(db, key, hash, idx) {
             return None;
         }
-        let (hash, idx) = self.locate(key);
         let (ks, now) = (self.ks, self.now_ms);
         let e = shard_mut(&mut self.guards, idx)
             .table(db)
@@ -717,8 +756,8 @@ impl<'a> Access<'a> {
     /// [`Access::peek`] in database `db`.
     pub fn peek_in(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
         self.settle_accounts();
-        self.expire_if_due(db, key);
         let (hash, idx) = self.locate(key);
+        self.expire_if_due_at(db, key, hash, idx);
         shard_mut(&mut self.guards, idx).table(db).get(hash, key)
     }
 
