@@ -21,6 +21,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::{Bytes, BytesMut};
 use embedis::clients::ClientConn;
+use embedis::persist::aof::with_deferred_sync;
 use embedis::pubsub::Pushes;
 use embedis::{BlockedCall, Execution, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -60,6 +61,8 @@ async fn run(
     let mut args: Vec<Bytes> = Vec::new();
     // Pub/sub messages and subscription replies for this client (see `pushes` below).
     let pushes = session.pushes();
+    // The AOF position this connection's unsent replies depend on (`appendfsync always`).
+    let mut aof_pending: Option<u64> = None;
     loop {
         parser.reserve(&mut buf);
         let pushed = tokio::select! {
@@ -108,16 +111,25 @@ async fn run(
                     // Scripts and transactions may hold this thread for long (and other
                     // commands wait while a script runs): let tokio move this worker's other
                     // tasks and I/O duties elsewhere meanwhile, so that SCRIPT KILL gets in.
-                    let executed = if embedis::script::may_block(&engine, &args[0]) {
-                        tokio::task::block_in_place(|| session.execute_or_block(&args))
+                    // `appendfsync always`: the command's AOF append is written now and
+                    // made durable once for the batch, before the first reply leaves (see
+                    // `durable`).
+                    let (executed, unsynced) = if embedis::script::may_block(&engine, &args[0]) {
+                        tokio::task::block_in_place(|| {
+                            with_deferred_sync(|| session.execute_or_block(&args))
+                        })
                     } else {
-                        session.execute_or_block(&args)
+                        with_deferred_sync(|| session.execute_or_block(&args))
                     };
+                    aof_pending = aof_pending.max(unsynced);
                     // The arguments share the read buffer: release them before the next read.
                     args.clear();
                     let reply = match executed {
                         Execution::Reply(reply) => reply,
                         Execution::Blocked(call) => {
+                            if !durable(&engine, &mut aof_pending).await {
+                                return "AOF fsync failed";
+                            }
                             if !out.is_empty() && !write(stream, conn, &pushes, &mut out).await {
                                 return "write error";
                             }
@@ -161,8 +173,13 @@ async fn run(
                     if conn.is_killed() || stopping {
                         break;
                     }
-                    if out.len() >= OUT_FLUSH && !write(stream, conn, &pushes, &mut out).await {
-                        return write_failed(conn, &pushes);
+                    if out.len() >= OUT_FLUSH {
+                        if !durable(&engine, &mut aof_pending).await {
+                            return "AOF fsync failed";
+                        }
+                        if !write(stream, conn, &pushes, &mut out).await {
+                            return write_failed(conn, &pushes);
+                        }
                     }
                 }
                 Ok(false) => break,
@@ -182,6 +199,9 @@ async fn run(
         if ran {
             // Like Redis after a write: the idle time counts from the last reply.
             conn.meta.lock().last_interaction_ms = engine.clock.now_millis();
+        }
+        if !durable(&engine, &mut aof_pending).await {
+            return "AOF fsync failed";
         }
         if !out.is_empty() && !write(stream, conn, &pushes, &mut out).await {
             return write_failed(conn, &pushes);
@@ -280,6 +300,31 @@ async fn wait_blocked(
     };
     conn.meta.lock().blocked = false;
     result
+}
+
+/// Makes the AOF durable up to `pending` (if set) before replies that depend on it leave:
+/// `appendfsync always` without a blocked worker per write. The fdatasync runs on tokio's
+/// blocking pool, where connections waiting at once share one sync (group commit). False if
+/// it failed: like Redis, which exits rather than acknowledge writes it could not persist,
+/// the connection closes without sending those replies.
+async fn durable(engine: &Arc<embedis::Engine>, pending: &mut Option<u64>) -> bool {
+    let Some(seq) = pending.take() else {
+        return true;
+    };
+    let engine = engine.clone();
+    let synced = tokio::task::spawn_blocking(move || match engine.persist.state() {
+        Some(state) => state.aof.sync_through(seq),
+        None => Ok(()),
+    })
+    .await;
+    match synced {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::error!("AOF fsync failed, not acknowledging writes: {e}");
+            false
+        }
+        Err(_) => false,
+    }
 }
 
 /// Writes and empties `out`; false if the connection is gone, was killed, or passed its

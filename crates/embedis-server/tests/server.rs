@@ -391,3 +391,61 @@ fn shutdown_closes_connections_and_the_port() {
     assert!(c.closed());
     assert!(TcpStream::connect(addr).is_err());
 }
+
+/// `appendfsync always` with the sync deferred to the connection: pipelined and concurrent
+/// writes are all acknowledged, each acknowledged write is already in the AOF (a reply never
+/// leaves before its append), and a restart from the directory finds every key.
+#[test]
+fn appendfsync_always_acknowledges_only_logged_writes() {
+    let dir = std::env::temp_dir().join(format!("embedis-always-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap();
+    let server = start(&["--dir", d, "--appendonly", "yes", "--appendfsync", "always"]);
+    let clients: Vec<_> = (0..4)
+        .map(|t| {
+            let mut c = Client::connect(&server);
+            std::thread::spawn(move || {
+                let mut batch = Vec::new();
+                for i in 0..200 {
+                    batch.extend(encode_cmd(&["SET", &format!("t{t}:{i}"), "v"]));
+                }
+                batch.extend(encode_cmd(&["INCR", "counter"]));
+                c.send(&batch);
+                for _ in 0..200 {
+                    assert_eq!(text(&c.frame()), "+OK\r\n");
+                }
+                assert!(text(&c.frame()).starts_with(':'));
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    // Every acknowledged write is in the log (the file, not a buffer).
+    let logged: usize = std::fs::read_dir(dir.join("appendonlydir"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".incr.aof"))
+        .map(|e| std::fs::read(e.path()).unwrap())
+        .map(|b| {
+            b.windows(4)
+                .filter(|w| w == b"\r\nt0" || w == b"\r\nt3")
+                .count()
+        })
+        .sum();
+    assert_eq!(logged, 400);
+    server.shutdown();
+    let db = embedis::Db::builder()
+        .persistence(
+            embedis::persist::PersistConfig::new(&dir)
+                .save_points(&[])
+                .appendonly(true),
+        )
+        .open()
+        .unwrap();
+    assert_eq!(db.call(["DBSIZE"]), embedis::Reply::Int(801));
+    assert_eq!(db.call(["GET", "counter"]), embedis::Reply::bulk("4"));
+    drop(db);
+    let _ = std::fs::remove_dir_all(&dir);
+}

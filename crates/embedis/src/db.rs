@@ -603,6 +603,18 @@ impl Db {
         &self.engine
     }
 
+    /// Makes the AOF durable up to `seq`, a position returned by
+    /// [`persist::aof::with_deferred_sync`](crate::persist::aof::with_deferred_sync): a
+    /// server calls it (off its async workers: it may fdatasync) before sending replies to
+    /// commands it ran with `appendfsync always` deferred. An error means the writes may not
+    /// be durable: the caller must not acknowledge them.
+    pub fn sync_aof_through(&self, seq: u64) -> std::result::Result<(), String> {
+        match self.engine.persist.state() {
+            Some(state) => state.aof.sync_through(seq),
+            None => Ok(()),
+        }
+    }
+
     /// Runs one command given as its arguments, the way a client would send it.
     /// Stateful commands (SELECT, MULTI...) affect only this call; use a [`Session`] to keep
     /// state across calls.

@@ -14,8 +14,15 @@
 //! the background; `no` leaves it to the OS. So a killed process (kill -9) loses nothing
 //! under any policy; a machine crash loses nothing with `always`, about a second with
 //! `everysec`.
+//!
+//! `always` and a server: a connection runs its whole read batch of commands inside
+//! [`with_deferred_sync`], so each append only writes, and the connection makes the AOF
+//! durable once ([`Aof::sync_through`], off the async worker) before any of those replies
+//! leaves. Connections waiting at the same time share one fdatasync (group commit), which is
+//! what Redis gets by syncing once per event-loop pass; syncing inside every command instead
+//! blocked a worker thread per write and made `always` ~100x slower than Redis.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -444,6 +451,30 @@ thread_local! {
     /// Writes of the commands run inside the current outer command (EXEC, scripts), to be
     /// logged together when it ends.
     static BATCH: RefCell<Option<Vec<LogRecord>>> = const { RefCell::new(None) };
+    /// Inside [`with_deferred_sync`]: the highest append position left unsynced under
+    /// `always` (0: none yet). `None` outside: appends sync themselves.
+    static DEFERRED: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Runs `f` (commands whose replies the caller sends itself) with `appendfsync always`'s
+/// fdatasync deferred: appends are written but not synced. Returns `f`'s result and, if
+/// something was left unsynced, the position to pass to [`Aof::sync_through`] (through
+/// `Db::sync_aof_through`) before sending any reply produced by `f`.
+///
+/// `f` must not await: the deferral is per thread.
+pub fn with_deferred_sync<R>(f: impl FnOnce() -> R) -> (R, Option<u64>) {
+    struct Reset(Option<u64>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            DEFERRED.with(|d| d.set(self.0));
+        }
+    }
+    let outer = DEFERRED.with(|d| d.replace(Some(0)));
+    let reset = Reset(outer);
+    let r = f();
+    let pending = DEFERRED.with(|d| d.get()).filter(|&seq| seq > 0);
+    drop(reset);
+    (r, pending)
 }
 
 /// The AOF writer.
@@ -592,7 +623,26 @@ impl Aof {
             g.seq
         };
         self.appended_seq.store(seq, Ordering::Release);
-        self.write_through(seq, self.fsync() == Fsync::Always)
+        let always = self.fsync() == Fsync::Always;
+        if always {
+            let deferred = DEFERRED.with(|d| match d.get() {
+                Some(pending) => {
+                    d.set(Some(pending.max(seq)));
+                    true
+                }
+                None => false,
+            });
+            if deferred {
+                return self.write_through(seq, false);
+            }
+        }
+        self.write_through(seq, always)
+    }
+
+    /// Makes everything up to `seq` durable (written and fdatasync'ed), joining a sync in
+    /// progress when it covers `seq`: the second half of [`with_deferred_sync`].
+    pub fn sync_through(&self, seq: u64) -> Result<(), String> {
+        self.write_through(seq, true)
     }
 
     /// Makes sure everything up to `seq` is written (and synced if `sync`).
