@@ -17,9 +17,8 @@
 //! redis + near cache get hit 2.9 µs.
 
 use std::hint::black_box;
-use std::process::{Child, Command, Stdio};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use embedis_kit::backend::{Backend, EmbeddedBackend, RedisBackend};
@@ -77,35 +76,11 @@ fn embedded(c: &mut Criterion) {
     g.finish();
 }
 
-struct RedisProcess(Child);
-
-impl Drop for RedisProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn redis(c: &mut Criterion) {
-    let port: u16 = std::env::var("EMBEDIS_BENCH_REDIS_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(7101);
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn();
-    let Ok(child) = child else {
-        eprintln!("=== SKIPPED redis cache benches: redis-server is not installed ===");
+    let Some((_server, port)) = embedis_benches::RedisProcess::start(7101, "redis cache benches")
+    else {
         return;
     };
-    let _server = RedisProcess(child);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

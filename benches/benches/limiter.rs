@@ -13,7 +13,6 @@
 
 use std::hint::black_box;
 use std::num::NonZeroU32;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -198,35 +197,10 @@ fn interleaved(_: &mut Criterion) {
     );
 }
 
-struct RedisProcess(Child);
-
-impl Drop for RedisProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn redis(c: &mut Criterion) {
-    let port: u16 = std::env::var("EMBEDIS_BENCH_REDIS_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(7111);
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn();
-    let Ok(child) = child else {
-        eprintln!("=== SKIPPED redis/gcra: redis-server is not installed ===");
+    let Some((_server, port)) = embedis_benches::RedisProcess::start(7111, "redis/gcra") else {
         return;
     };
-    let _server = RedisProcess(child);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -117,6 +117,44 @@ fn gcd(a: usize, b: usize) -> usize {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
+/// A `redis-server` child on loopback, stopped when dropped.
+pub struct RedisProcess(std::process::Child);
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl RedisProcess {
+    /// Starts `redis-server` without persistence on `EMBEDIS_BENCH_REDIS_PORT` (else
+    /// `default_port`) and waits until it listens; `None` (after saying so) when
+    /// redis-server is not installed, so that a bench can skip its Redis leg.
+    pub fn start(default_port: u16, what: &str) -> Option<(RedisProcess, u16)> {
+        let port: u16 = std::env::var("EMBEDIS_BENCH_REDIS_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(default_port);
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            eprintln!("=== SKIPPED {what}: redis-server is not installed ===");
+            return None;
+        };
+        let server = RedisProcess(child);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some((server, port))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
